@@ -1,0 +1,28 @@
+# `make demo` and `make test` set everything up first; every target is idempotent.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.setup-done
+
+.PHONY: setup demo test lint docs clean
+
+setup: $(STAMP)
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[all,dev]'
+	$(BIN)/pip install --quiet --no-deps mmpretrain==1.2.0 paddleclas==2.6.0
+	touch $(STAMP)
+
+demo: setup
+	$(BIN)/zoo lint
+	$(BIN)/zoo list
+	$(BIN)/zoo show ppcls/ConvNeXt_base_384
+
+test: setup
+	$(BIN)/python -m pytest -q
+	$(BIN)/zoo lint
+
+clean:
+	rm -rf $(VENV) build *.egg-info

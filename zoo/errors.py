@@ -1,0 +1,78 @@
+"""One exception hierarchy for everything a user can get wrong.
+
+The CLI prints a `ZooError` as its message, without a traceback; anything else is a bug
+and keeps its traceback. Messages say what is wrong, where, and what to do.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class ZooError(Exception):
+    """A problem the user can fix: bad input, missing file, failed check."""
+
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One located complaint about a manifest: where, what, and how to fix it."""
+
+    file: Path
+    line: int
+    column: int
+    field: str
+    message: str
+    hint: str = ""
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}:{self.column}"
+        field = f" {self.field}:" if self.field else ""
+        hint = f" (hint: {self.hint})" if self.hint else ""
+        return f"{where}:{field} {self.message}{hint}"
+
+
+class ManifestError(ZooError):
+    """A manifest file failed to parse or validate; carries every problem found."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+class SelectionError(ZooError):
+    """An id, glob or filter selected nothing (the message lists close matches)."""
+
+
+class RenderError(ZooError):
+    """A template or rendered file is wrong (names template, line, variable)."""
+
+
+class FetchError(ZooError):
+    """A download or copy of weights failed (names the URL, never its credentials)."""
+
+
+class IntegrityError(FetchError):
+    """Fetched bytes do not match the pinned digest or size."""
+
+
+class StoreError(ZooError):
+    """The content-addressed store is inconsistent or unwritable."""
+
+
+class StepError(ZooError):
+    """A pipeline step failed for a reason the user can act on."""
+
+
+class ConversionError(StepError):
+    """Weights could not be turned into ONNX (bad checkpoint, missing keys, unsafe pickle)."""
+
+
+class ValidationFailed(StepError):
+    """The exported graph does not compute what the source framework computes."""
+
+
+class DatasetError(ZooError):
+    """An evaluation or calibration dataset has the wrong layout or unreadable content."""

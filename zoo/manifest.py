@@ -1,0 +1,499 @@
+"""The manifest schema: what a model family file may say, and what it must not get wrong.
+
+Every class is frozen and forbids unknown keys, so a misspelt field is an error, not a
+silently ignored default. Numbers that are *reported* (accuracy, FLOPs, params, latency)
+are kept as `Decimal` exactly as written, so that generated tables reproduce the source
+documents digit for digit (``0.5720`` stays ``0.5720``).
+
+Conventions (stated once, used everywhere):
+- accuracy is stored in **percent**; each accuracy block says the unit it was *written* in
+  (``unit: fraction`` for ``0.8203``, ``unit: percent`` for ``80.062``) and is converted on input;
+- FLOPs in GFLOPs (``flops_g``), parameters in millions (``params_m``), latency in milliseconds;
+- ``mean``/``std`` are on the scale named by ``value_range`` (``0..1`` or ``0..255``);
+- ``input_size`` is ``[C, H, W]``; a bare integer ``S`` means ``[3, S, S]``.
+"""
+
+from __future__ import annotations
+
+import re
+from decimal import Decimal
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
+
+
+class Strict(BaseModel):
+    """Base for every manifest block: immutable, unknown keys rejected."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+
+
+class Task(StrEnum):
+    classification = "classification"
+
+
+class Library(StrEnum):
+    timm = "timm"
+    torchvision = "torchvision"
+    mmcls = "mmcls"
+    ppcls = "ppcls"
+    onnx = "onnx"
+    python = "python"
+
+
+class WeightsFormat(StrEnum):
+    pth = "pth"
+    safetensors = "safetensors"
+    pdparams = "pdparams"
+    paddle_inference = "paddle-inference"
+    onnx = "onnx"
+
+
+#: Which weight formats each source library can load.
+FORMATS_BY_LIBRARY: dict[Library, frozenset[WeightsFormat]] = {
+    Library.timm: frozenset({WeightsFormat.pth, WeightsFormat.safetensors}),
+    Library.torchvision: frozenset({WeightsFormat.pth, WeightsFormat.safetensors}),
+    Library.mmcls: frozenset({WeightsFormat.pth}),
+    Library.ppcls: frozenset({WeightsFormat.pdparams, WeightsFormat.paddle_inference}),
+    Library.onnx: frozenset({WeightsFormat.onnx}),
+    Library.python: frozenset({WeightsFormat.pth, WeightsFormat.safetensors}),
+}
+
+#: The ONNX opset each library's published export recipe uses (FORMATS.md section 8).
+DEFAULT_OPSET: dict[Library, int] = {
+    Library.timm: 11,
+    Library.torchvision: 11,
+    Library.mmcls: 11,
+    Library.python: 11,
+    Library.ppcls: 10,
+    Library.onnx: 11,
+}
+
+
+class Interpolation(StrEnum):
+    nearest = "nearest"
+    bilinear = "bilinear"
+    bicubic = "bicubic"
+    lanczos = "lanczos"
+
+
+class CropMode(StrEnum):
+    """timm's crop modes: resize the shorter side then crop, resize both sides, or pad."""
+
+    center = "center"
+    squash = "squash"
+    border = "border"
+
+
+class Color(StrEnum):
+    RGB = "RGB"
+    BGR = "BGR"
+
+
+class ValueRange(StrEnum):
+    unit = "0..1"
+    byte = "0..255"
+
+
+class AccuracyUnit(StrEnum):
+    percent = "percent"
+    fraction = "fraction"
+
+
+class Precision(StrEnum):
+    FP32 = "FP32"
+    FP16 = "FP16"
+    INT8 = "INT8"
+
+
+class Dtype(StrEnum):
+    int8 = "int8"
+    fp16 = "fp16"
+
+
+class CalibrateMode(StrEnum):
+    percentile = "percentile"
+    kl_divergence = "kl_divergence"
+    max = "max"
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_HASH_PREFIX = re.compile(r"^[0-9a-f]{6,64}$")
+_URL_SCHEMES = ("http://", "https://", "file://")
+_ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+
+
+def _url(value: str) -> str:
+    if not value.startswith(_URL_SCHEMES):
+        raise ValueError(f"URL {value!r} must start with http://, https:// or file://")
+    return value
+
+
+Url = Annotated[str, AfterValidator(_url)]
+Positive = Annotated[Decimal, Field(gt=0)]
+
+
+class Paper(Strict):
+    title: str
+    url: Url
+
+
+class Source(Strict):
+    """Where the architecture and its code come from."""
+
+    library: Library
+    arch: str | None = Field(
+        None,
+        description="Architecture or config name in the library (timm/torchvision model name, "
+        "mmpretrain model name, PaddleClas class name). Defaults to the model name.",
+    )
+    version: str | None = Field(None, description="Library version the numbers refer to, e.g. 0.6.5.")
+    repo: Url | None = Field(None, description="Link to the source code (shown in docs).")
+    entrypoint: str | None = Field(
+        None, description="For library: python, `module:function` returning a torch.nn.Module."
+    )
+
+    @field_validator("entrypoint")
+    @classmethod
+    def _entrypoint_form(cls, value: str | None) -> str | None:
+        if value is not None and not _ENTRYPOINT.match(value):
+            raise ValueError(f"entrypoint {value!r} must look like `package.module:function`")
+        return value
+
+    @model_validator(mode="after")
+    def _entrypoint_only_for_python(self) -> Source:
+        if self.library == Library.python and not self.entrypoint:
+            raise ValueError("library `python` needs `entrypoint: module:function`")
+        if self.library != Library.python and self.entrypoint:
+            raise ValueError("`entrypoint` is only used with library `python`")
+        return self
+
+
+class Weights(Strict):
+    """The checkpoint to fetch. `sha256` stays empty until `zoo lock` pins it; never guess it."""
+
+    url: Url
+    format: WeightsFormat
+    sha256: str | None = Field(None, description="64 lowercase hex digits, set by `zoo lock`.")
+    hash_prefix: str | None = Field(
+        None, description="Leading hex digits of the sha256 that the file name carries (torch hub style)."
+    )
+    size: int | None = Field(None, gt=0, description="Size in bytes.")
+    mirrors: tuple[Url, ...] = ()
+
+    @field_validator("sha256")
+    @classmethod
+    def _sha256_form(cls, value: str | None) -> str | None:
+        if value is not None and not _SHA256.match(value):
+            raise ValueError("sha256 must be 64 lowercase hex digits")
+        return value
+
+    @field_validator("hash_prefix")
+    @classmethod
+    def _prefix_form(cls, value: str | None) -> str | None:
+        if value is not None and not _HASH_PREFIX.match(value):
+            raise ValueError("hash_prefix must be 6 to 64 lowercase hex digits")
+        return value
+
+    @model_validator(mode="after")
+    def _prefix_agrees(self) -> Weights:
+        if self.sha256 and self.hash_prefix and not self.sha256.startswith(self.hash_prefix):
+            raise ValueError(
+                f"sha256 {self.sha256[:12]}… does not start with hash_prefix {self.hash_prefix}"
+            )
+        return self
+
+    @property
+    def filename(self) -> str:
+        return self.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+
+
+class Preprocess(Strict):
+    """How the source library feeds the network at evaluation time."""
+
+    crop_pct: float | None = Field(
+        None, gt=0, le=1, description="timm convention: resize to floor(S / crop_pct), then crop S."
+    )
+    resize: int | None = Field(
+        None, gt=0, description="The resize size the source states (PaddleClas `resize_short`)."
+    )
+    crop_mode: CropMode = CropMode.center
+    interpolation: Interpolation = Interpolation.bilinear
+    mean: tuple[float, float, float]
+    std: tuple[float, float, float]
+    color: Color = Color.RGB
+    value_range: ValueRange = ValueRange.unit
+
+    @field_validator("mean", "std", mode="before")
+    @classmethod
+    def _three_values(cls, value: Any) -> Any:
+        if isinstance(value, (list, tuple)) and len(value) != 3:
+            raise ValueError(f"needs exactly 3 values (one per channel), got {len(value)}")
+        return value
+
+    @field_validator("std")
+    @classmethod
+    def _std_positive(cls, value: tuple[float, float, float]) -> tuple[float, float, float]:
+        if any(v <= 0 for v in value):
+            raise ValueError("every std value must be > 0")
+        return value
+
+    @model_validator(mode="after")
+    def _one_resize_rule(self) -> Preprocess:
+        if self.crop_pct is None and self.resize is None:
+            raise ValueError("give either `crop_pct` or `resize` (the size before cropping)")
+        if self.crop_pct is not None and self.resize is not None:
+            raise ValueError("give `crop_pct` or `resize`, not both: they can disagree")
+        limit = 255.0 if self.value_range == ValueRange.byte else 1.0
+        if any(not 0 <= v <= limit for v in self.mean):
+            hint = " (use value_range: 0..255 for statistics on the 0..255 scale)" if limit == 1 else ""
+            raise ValueError(f"mean values must lie in 0..{limit:g}{hint}")
+        return self
+
+
+class Accuracy(Strict):
+    """Top-1/top-5 on the evaluation set. Stored in percent; `unit` says how it was written."""
+
+    top1: Decimal | None = None
+    top5: Decimal | None = None
+    unit: AccuracyUnit
+    source: str | None = Field(None, description="Where the numbers come from (URL or document).")
+
+    @model_validator(mode="after")
+    def _normalise(self) -> Accuracy:
+        scale = 100 if self.unit == AccuracyUnit.fraction else 1
+        for name in ("top1", "top5"):
+            value = getattr(self, name)
+            if value is None:
+                continue
+            if self.unit == AccuracyUnit.fraction and value > 1:
+                raise ValueError(f"{name} = {value} is not a fraction; did you mean `unit: percent`?")
+            if self.unit == AccuracyUnit.percent and value <= 1:
+                raise ValueError(f"{name} = {value} looks like a fraction; did you mean `unit: fraction`?")
+            if not 0 <= value * scale <= 100:
+                raise ValueError(f"{name} must lie between 0 and 100 percent")
+        if self.top1 is not None and self.top5 is not None and self.top5 < self.top1:
+            raise ValueError(f"top5 ({self.top5}) cannot be below top1 ({self.top1})")
+        return self
+
+    def percent(self, name: Literal["top1", "top5"]) -> Decimal | None:
+        """The value in percent, keeping the digits it was written with."""
+        value: Decimal | None = getattr(self, name)
+        if value is None or self.unit == AccuracyUnit.percent:
+            return value
+        return value.scaleb(2)
+
+
+class LatencyTable(Strict):
+    """One row of a reported latency table: a device, a precision, milliseconds per batch."""
+
+    device: str = Field(description="e.g. V100, T4")
+    precision: Precision
+    batch_ms: dict[int, Positive | None] = Field(
+        description="Batch size -> milliseconds; null where the source shows '-'."
+    )
+    size: int | None = Field(None, gt=0, description="Input size measured at, if not input_size.")
+    note: str | None = Field(None, description="The source's remark (engine, precision), verbatim.")
+    source: str | None = None
+
+
+class Reported(Strict):
+    """Numbers reported upstream (not measured by zoo)."""
+
+    flops_g: Positive | None = None
+    params_m: Positive | None = None
+    source: str | None = None
+    latency: tuple[LatencyTable, ...] = ()
+    notes: tuple[str, ...] = Field((), description="Discrepancies or remarks worth showing readers.")
+
+
+class ExtraOp(StrEnum):
+    softmax = "softmax"
+
+
+class Deploy(Strict):
+    """How the VastAI toolchain should compile the model."""
+
+    dtype: Dtype = Dtype.int8
+    calibrate_mode: CalibrateMode = CalibrateMode.percentile
+    per_channel: bool = True
+    extra_ops: ExtraOp | None = None
+    opset: int | None = Field(None, ge=7, le=21, description="Default: 11 for PyTorch, 10 for paddle2onnx.")
+    dynamic_batch: bool = False
+    calib_count: int = Field(1000, gt=0, description="Calibration images (every class represented).")
+
+
+#: Validation thresholds that need no written reason.
+DEFAULT_ATOL = 1e-4
+DEFAULT_RTOL = 1e-3
+
+
+class Validate(Strict):
+    """Parity thresholds between ONNX Runtime and the source framework."""
+
+    atol: float = Field(DEFAULT_ATOL, gt=0, description="Max abs error on logits.")
+    rtol: float = Field(DEFAULT_RTOL, gt=0, description="Max error relative to the logit range.")
+    min_top1_agreement: float = Field(1.0, gt=0, le=1)
+    reason: str | None = Field(None, description="Required when any threshold is relaxed.")
+
+    @model_validator(mode="after")
+    def _relaxing_needs_reason(self) -> Validate:
+        relaxed = (
+            self.atol > DEFAULT_ATOL or self.rtol > DEFAULT_RTOL or self.min_top1_agreement < 1.0
+        )
+        if relaxed and not (self.reason and self.reason.strip()):
+            raise ValueError("relaxed thresholds need a written `reason`")
+        return self
+
+
+class Model(Strict):
+    """One deployable model: a resolved entry of a family, defaults already merged in."""
+
+    name: str
+    family: str = Field(description="Set from the family file.")
+    title: str | None = Field(None, description="Display name if different from `name`.")
+    source: Source
+    weights: Weights | None = Field(None, description="Absent only for models built with random weights.")
+    input_size: tuple[int, int, int]
+    preprocess: Preprocess
+    num_classes: int = Field(1000, gt=0)
+    dataset: str = "ImageNet-1k"
+    expected: Accuracy | None = None
+    reference: Accuracy | None = Field(None, description="Paper/reference accuracy (the seeds' 'Reference' columns).")
+    reported: Reported = Reported()
+    deploy: Deploy = Deploy()
+    validate_: Validate = Field(Validate(), alias="validate")
+    license: str | None = None
+    tags: tuple[str, ...] = ()
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @field_validator("name")
+    @classmethod
+    def _name_form(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError("name may hold letters, digits, `_`, `.` and `-` only")
+        return value
+
+    @field_validator("input_size", mode="before")
+    @classmethod
+    def _square_shorthand(cls, value: Any) -> Any:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return (3, value, value)
+        if isinstance(value, (list, tuple)) and len(value) == 2:
+            return (3, *value)
+        return value
+
+    @field_validator("input_size")
+    @classmethod
+    def _positive_size(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
+        if value[0] not in (1, 3):
+            raise ValueError("channels must be 1 or 3")
+        if min(value) <= 0:
+            raise ValueError("sizes must be positive")
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _arch_defaults_to_name(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        source = data.get("source")
+        if isinstance(source, dict) and "arch" not in source and source.get("library") not in (
+            "onnx",
+            "python",
+            None,
+        ):
+            data = {**data, "source": {**source, "arch": data.get("name")}}
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Model:
+        library = self.source.library
+        if self.weights and self.weights.format not in FORMATS_BY_LIBRARY[library]:
+            allowed = ", ".join(sorted(FORMATS_BY_LIBRARY[library]))
+            raise ValueError(
+                f"weights format `{self.weights.format}` cannot be loaded by {library}; use one of: {allowed}"
+            )
+        if library == Library.onnx and self.weights is None:
+            raise ValueError("library `onnx` needs `weights` (the ONNX file to use)")
+        return self
+
+    @property
+    def id(self) -> str:
+        """`{source}/{name}`, the id users type."""
+        return f"{self.source.library}/{self.name}"
+
+    @property
+    def stem(self) -> str:
+        """`{source}-{name}`, the file stem upstream uses."""
+        return f"{self.source.library}-{self.name}"
+
+    @property
+    def opset(self) -> int:
+        return self.deploy.opset or DEFAULT_OPSET[self.source.library]
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+
+class Family(Strict):
+    """The top level of a manifest file. `models` are validated after `defaults` merge in."""
+
+    family: str = Field(description="Slug used in file names and `--family`.")
+    title: str
+    description: str = ""
+    paper: Paper | None = None
+    task: Task = Task.classification
+    dataset: str = "ImageNet-1k"
+    defaults: dict[str, Any] = Field(default_factory=dict)
+    models: list[dict[str, Any]] = Field(min_length=1)
+
+    @field_validator("family")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not re.match(r"^[a-z0-9][a-z0-9_\-]*$", value):
+            raise ValueError("family must be a lowercase slug (letters, digits, `_`, `-`)")
+        return value
+
+
+def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """Merge `override` into `base` recursively; the override wins, lists are replaced."""
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def family_json_schema() -> dict[str, Any]:
+    """JSON Schema of a manifest file, with `defaults` and `models` typed as (partial) models.
+
+    Editors use it for completion and inline errors (see README, "Editor support").
+    """
+    schema = Family.model_json_schema(by_alias=True)
+    model_schema = Model.model_json_schema(by_alias=True)
+    definitions = {**schema.pop("$defs", {}), **model_schema.pop("$defs", {})}
+    model_schema["properties"].pop("family", None)
+    model_schema["required"] = [r for r in model_schema.get("required", []) if r != "family"]
+    partial = {k: v for k, v in model_schema.items() if k != "required"}
+    definitions["Model"] = model_schema
+    definitions["ModelDefaults"] = partial
+    schema["properties"]["models"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Model"}}
+    schema["properties"]["defaults"] = {"$ref": "#/$defs/ModelDefaults"}
+    schema["$defs"] = definitions
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "zoo model family manifest"
+    return schema

@@ -1,0 +1,21 @@
+"""Shared terminal output: one rich console for results, one for messages on stderr."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.markup import escape
+
+import sys
+
+# Off a terminal (pipes, CI logs) rich would fold tables to 80 columns; give them room.
+_WIDTH = None if sys.stdout.isatty() else 200
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def error(message: str) -> None:
+    err.print(f"[bold red]error:[/] {escape(message)}", markup=True, highlight=False)
+
+
+def warning(message: str) -> None:
+    err.print(f"[yellow]warning:[/] {escape(message)}", markup=True, highlight=False)

@@ -1,0 +1,77 @@
+"""The `zoo` command: parse arguments, call the library, print results.
+
+Sub-commands live in their own modules and are imported only when invoked, so that
+`zoo list` starts fast and never imports a heavy framework.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zoo import __version__
+
+#: command name -> "module:attribute"; each module holds one area of the CLI.
+COMMANDS: dict[str, str] = {
+    "list": "zoo_cli.cmd_catalog:list_models",
+    "show": "zoo_cli.cmd_catalog:show",
+    "lint": "zoo_cli.cmd_catalog:lint",
+    "schema": "zoo_cli.cmd_catalog:schema",
+}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports a sub-command's module only when it runs."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module, attribute = target.split(":")
+        return getattr(importlib.import_module(module), attribute)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="zoo")
+@click.option(
+    "--manifests",
+    "manifest_dirs",
+    multiple=True,
+    type=click.Path(path_type=Path),
+    help="Extra manifest folder (repeatable; also $ZOO_MANIFESTS).",
+)
+@click.option("--debug", is_flag=True, help="Show tracebacks for errors.")
+@click.pass_context
+def cli(ctx: click.Context, manifest_dirs: tuple[Path, ...], debug: bool) -> None:
+    """zoo: a declarative model zoo. Manifests in, verified ONNX and deploy configs out."""
+    ctx.obj = {"manifest_dirs": manifest_dirs, "debug": debug}
+
+
+def main(argv: list[str] | None = None) -> Any:
+    """Console entry point: user mistakes print a message and exit non-zero, no traceback."""
+    from zoo.errors import ZooError
+
+    try:
+        return cli.main(args=argv, prog_name="zoo", standalone_mode=False)
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        click.echo("aborted", err=True)
+        sys.exit(130)
+    except ZooError as exc:
+        if "--debug" in (argv if argv is not None else sys.argv):
+            raise
+        from zoo_cli.console import error
+
+        error(str(exc))
+        sys.exit(exc.exit_code)
