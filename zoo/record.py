@@ -1,0 +1,89 @@
+"""The per-model record written next to a synced model's outputs (`record.json`).
+
+It is the only thing downstream consumers (docs, eval, bench) read about a sync: digests,
+cache keys, tool versions, metrics and warnings per step. Well-known metric names:
+
+- convert:  ``input_name``, ``output_name``, ``params`` (int, as the source framework counts)
+- measure (in the convert or simplify step): ``macs`` (int), ``flops_g``, ``params_m``
+- validate: ``max_abs``, ``max_rel``, ``cosine``, ``top1_agreement``, ``top5_agreement``
+- render:   ``approximations`` (list of str), ``files`` (list of file names)
+- eval:     ``top1``, ``top5`` (percent), ``images``, ``preprocess`` (source|deploy)
+- bench:    ``latency_ms`` ({batch: {"median": ms, "p90": ms}}), ``machine`` (str), ``threads``
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+RECORD_NAME = "record.json"
+
+
+class OutputFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(description="File name inside the model's output folder.")
+    digest: str = Field(description="sha256 of the content (the store's address).")
+    size: int
+
+
+class StepRecord(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: str
+    key: str = Field(description="Cache key (sha256 of the step's canonical inputs).")
+    status: Literal["ran", "cached", "failed", "skipped"]
+    outputs: dict[str, OutputFile] = Field(default_factory=dict)
+    metrics: dict[str, Any] = Field(default_factory=dict)
+    tool_versions: dict[str, str] = Field(default_factory=dict)
+    seconds: float = 0.0
+    warnings: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_id: str
+    manifest_digest: str
+    zoo_version: str
+    random_weights: bool = Field(description="Weights were seeded random init: never show accuracy.")
+    steps: dict[str, StepRecord] = Field(default_factory=dict)
+
+    def metric(self, kind: str, name: str, default: Any = None) -> Any:
+        step = self.steps.get(kind)
+        return default if step is None else step.metrics.get(name, default)
+
+    def write(self, folder: Path) -> Path:
+        """Write atomically (temp file in the same folder, then rename)."""
+        import os
+        import tempfile
+
+        folder.mkdir(parents=True, exist_ok=True)
+        target = folder / RECORD_NAME
+        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".record-", suffix=".tmp")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(self.model_dump_json(indent=2) + "\n")
+        os.replace(tmp, target)
+        return target
+
+
+def read_record(folder: Path) -> Record | None:
+    """The record in `folder`, or None if there is none."""
+    path = folder / RECORD_NAME
+    if not path.exists():
+        return None
+    return Record.model_validate_json(path.read_text(encoding="utf-8"))
+
+
+def read_records(root: Path) -> dict[str, Record]:
+    """Every record under `root` (one folder per model), keyed by model id."""
+    records: dict[str, Record] = {}
+    if root.is_dir():
+        for path in sorted(root.glob(f"*/{RECORD_NAME}")):
+            record = read_record(path.parent)
+            if record is not None:
+                records[record.model_id] = record
+    return records

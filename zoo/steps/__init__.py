@@ -1,0 +1,1 @@
+"""Pipeline steps, one module per step kind (see `zoo.steps.base` for the contract)."""
