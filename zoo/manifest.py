@@ -457,7 +457,7 @@ class Family(Strict):
     task: Task = Task.classification
     dataset: str = "ImageNet-1k"
     defaults: dict[str, Any] = Field(default_factory=dict)
-    models: list[dict[str, Any]] = Field(min_length=1)
+    models: list[Any] = Field(min_length=1, description="Model entries, merged over `defaults`.")
 
     @field_validator("family")
     @classmethod

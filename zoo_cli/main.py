@@ -9,8 +9,6 @@ from __future__ import annotations
 import importlib
 import sys
 from pathlib import Path
-from typing import Any
-
 import click
 
 from zoo import __version__
@@ -54,12 +52,14 @@ def cli(ctx: click.Context, manifest_dirs: tuple[Path, ...], debug: bool) -> Non
     ctx.obj = {"manifest_dirs": manifest_dirs, "debug": debug}
 
 
-def main(argv: list[str] | None = None) -> Any:
+def main(argv: list[str] | None = None) -> None:
     """Console entry point: user mistakes print a message and exit non-zero, no traceback."""
     from zoo.errors import ZooError
 
     try:
-        return cli.main(args=argv, prog_name="zoo", standalone_mode=False)
+        # Outside standalone mode click returns the code given to `ctx.exit(code)`.
+        result = cli.main(args=argv, prog_name="zoo", standalone_mode=False)
+        sys.exit(result if isinstance(result, int) else 0)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

@@ -1,0 +1,95 @@
+"""`zoo list/show/lint/schema/--version` run as a user runs them: a subprocess."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from manifest_support import VALID, write
+
+HEAVY = ("torch", "timm", "paddle", "onnx", "onnxruntime", "onnxsim", "mmpretrain", "torchvision", "matplotlib")
+
+
+def zoo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True,
+                          env={**os.environ, **(env or {})}, timeout=120)
+
+
+def test_version() -> None:
+    result = zoo("--version")
+    assert result.returncode == 0 and "zoo, version" in result.stdout
+
+
+def test_list_json_with_user_manifests(tmp_path: Path) -> None:
+    write(tmp_path, VALID)
+    result = zoo("--manifests", str(tmp_path), "list", "timm/*", "--source", "timm", "--json")
+    assert result.returncode == 0, result.stderr
+    rows = {row["id"]: row for row in json.loads(result.stdout)}
+    assert set(rows) >= {"timm/demo_csp50", "timm/demo_cspx50"}
+    assert rows["timm/demo_csp50"]["top1"] == 79.582
+    assert rows["timm/demo_csp50"]["weights"] == "unpinned"
+
+
+def test_list_table_mentions_broken_files(tmp_path: Path) -> None:
+    write(tmp_path, VALID)
+    write(tmp_path, "family: [", "broken.yaml")
+    result = zoo("--manifests", str(tmp_path), "list", "timm/demo*")
+    assert result.returncode == 0
+    assert "timm/demo_cspx50" in result.stdout
+    assert "broken.yaml" in result.stderr and "zoo lint" in result.stderr
+
+
+def test_show_json_has_derived_numbers(tmp_path: Path) -> None:
+    write(tmp_path, VALID)
+    result = zoo("--manifests", str(tmp_path), "show", "timm/demo_csp50", "--json")
+    assert result.returncode == 0, result.stderr
+    doc = json.loads(result.stdout)
+    assert doc["derived"]["resize_height"] == 288 and doc["derived"]["crop_x"] == 16
+    assert doc["derived"]["mean_bits"] == [14275, 14156, 13951]
+    assert doc["weights"]["hash_prefix"] == "d3e8d487"
+
+
+def test_show_unknown_model_is_a_clean_error(tmp_path: Path) -> None:
+    write(tmp_path, VALID)
+    result = zoo("--manifests", str(tmp_path), "show", "timm/demo_csp5")
+    assert result.returncode == 1
+    assert "did you mean" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_lint_clean_folder_exits_zero(tmp_path: Path) -> None:
+    write(tmp_path, VALID)
+    result = zoo("lint", str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "1 file(s), 2 model(s), 0 problem(s)" in result.stdout
+
+
+def test_lint_missing_path(tmp_path: Path) -> None:
+    result = zoo("lint", str(tmp_path / "nope.yaml"))
+    assert result.returncode == 2 and "does not exist" in result.stderr
+
+
+def test_schema_is_json_schema() -> None:
+    result = zoo("schema")
+    schema = json.loads(result.stdout)
+    assert schema["title"] == "zoo model family manifest"
+    assert "Preprocess" in schema["$defs"]
+
+
+def test_light_commands_import_no_heavy_framework(tmp_path: Path) -> None:
+    """list/show/lint/schema must start without torch, paddle, onnx or onnxruntime."""
+    write(tmp_path, VALID)
+    probe = (
+        "import sys, runpy\n"
+        "sys.argv = ['zoo'] + sys.argv[1:]\n"
+        "try:\n    runpy.run_module('zoo_cli', run_name='__main__')\n"
+        "except SystemExit:\n    pass\n"
+        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
+        "print('HEAVY', heavy, file=sys.stderr)\n"
+    )
+    for args in (["list"], ["show", "timm/demo_csp50"], ["lint"], ["schema"]):
+        result = subprocess.run([sys.executable, "-c", probe, "--manifests", str(tmp_path), *args],
+                                capture_output=True, text=True, timeout=120)
+        assert "HEAVY []" in result.stderr, (args, result.stderr[-500:])
