@@ -93,6 +93,13 @@ class CropMode(StrEnum):
     border = "border"
 
 
+class ResizeBackend(StrEnum):
+    """The image library the source resizes with; their bilinear filters differ when downscaling."""
+
+    pil = "pil"
+    cv2 = "cv2"
+
+
 class Color(StrEnum):
     RGB = "RGB"
     BGR = "BGR"
@@ -228,6 +235,9 @@ class Preprocess(Strict):
     )
     crop_mode: CropMode = CropMode.center
     interpolation: Interpolation = Interpolation.bilinear
+    resize_backend: ResizeBackend = Field(
+        ResizeBackend.pil, description="pil (torchvision, timm, mmcls `pillow`) or cv2 (PaddleClas default)."
+    )
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
     color: Color = Color.RGB
