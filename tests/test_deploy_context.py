@@ -243,3 +243,12 @@ def test_onnx_library_input_name_is_flagged_until_the_file_is_read(tmp_path: Pat
     assert any("input name `input`" in note for note in build_context(model, dtype="fp16").notes)
     onnx_model = _onnx_file(tmp_path / "net.onnx", "data", [1, 3, 224, 224])
     assert build_context(model, dtype="fp16", onnx_path=onnx_model).notes == ()
+
+
+def test_pil_resize_filter_is_flagged_for_vdsp_only() -> None:
+    pil = build_context(make_model(input_size=256, crop_pct=0.887, resize_backend="pil"))
+    assert kinds(pil, [Dialect.vdsp_build_in]) == ["resize filter", "resize"]
+    assert kinds(pil, [Dialect.vdsp_sdk1, Dialect.vdsp_vamp]) == ["resize filter"]
+    assert "resize filter" not in kinds(pil, [Dialect.vamc, Dialect.vamc_legacy])
+    cv2 = build_context(make_model(input_size=256, crop_pct=0.887, resize_backend="cv2"))
+    assert "resize filter" not in kinds(cv2, ALL)

@@ -14,7 +14,8 @@ Facts used here and where they come from (FORMATS.md unless stated):
   those are mean 0 / std 1 (nothing left to subtract or divide), `MINUSMEAN_DIVSTD` for
   statistics on the 0..255 scale.
 - Resize: always `BILINEAR_CV`, the resize type of every published classifier file. The VDSP
-  engine has no bicubic, so other interpolations are approximations.
+  engine has no bicubic, so other interpolations are approximations, and so is PIL's bilinear
+  (`preprocess.resize_backend: pil`), which smooths when downscaling where OpenCV's does not.
 - Legacy sdk1.0 integer codes. Shown in FORMATS.md: op 300 (resize + crop), 301 (resize, no
   crop), image format 5000 (RGB_PLANAR), resize type 1, colour code 2 (`NO_CHANGE`),
   colour space 0, norm type 4 (`DIV255_MINUSMEAN_DIVSTD`). Chosen here, because no worked
@@ -37,7 +38,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from zoo.errors import RenderError
-from zoo.manifest import Color, CropMode, Dtype, Interpolation, Library, Model, ValueRange
+from zoo.manifest import Color, CropMode, Dtype, Interpolation, Library, Model, ResizeBackend, ValueRange
 from zoo.preprocess import Derived, derive
 
 T = TypeVar("T")
@@ -380,6 +381,13 @@ def _approximations(model: Model, derived: Derived, legacy_op: int, quantize: bo
             f"the source resizes with {pre.interpolation.value}; VDSP and the vamc calibration pipeline "
             f"resize bilinearly ({RESIZE_TYPE}), they have no {pre.interpolation.value}",
             VAMC | VDSP,
+        ))
+    if pre.resize_backend == ResizeBackend.pil:
+        found.append(Approximation(
+            "resize filter",
+            f"the source resizes with PIL, whose bilinear filter smooths when downscaling; VDSP's "
+            f"{RESIZE_TYPE} is OpenCV's, which does not",
+            VDSP,
         ))
     found += _resize_approximations(model, derived, legacy_op)
     found += _fp16_approximations(derived)
