@@ -29,14 +29,11 @@ relative paths), then ``zoo/templates/``. They see every `DeployContext` field, 
 
 from __future__ import annotations
 
-import difflib
 import json
 import os
-import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -46,14 +43,13 @@ import yaml
 from zoo.deploy import VAMC, DeployContext, Dialect, build_context
 from zoo.errors import RenderError, ZooError
 from zoo.manifest import Model
+from zoo.templating import environment, load_template, render_template, resolve_templates_dir
 
 try:  # the C parser is several times faster; fall back to pure Python
     from yaml import CSafeLoader as _YamlLoader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _YamlLoader  # type: ignore[assignment]
 
-BUILTIN_TEMPLATES = Path(__file__).parent / "templates"
-TEMPLATES_ENV = "ZOO_TEMPLATES"
 
 
 # --------------------------------------------------------------------------- format specs
@@ -314,13 +310,13 @@ def render_model(
     match its format.
     """
     outputs = _profile(profile)
-    env = _environment(_templates_dir(templates_dir))
+    env = environment(resolve_templates_dir(templates_dir))
     folder = Path(out_dir) / model.stem
     context = build_context(model, input_name=input_name, onnx_path=onnx_path, model_dir=folder,
                             dtype=dtype, calib_dir=calib_dir)
     approximations = context.approximations_for(o.dialect for o in outputs)
     texts = {
-        folder / _output_path(output, context): _render_checked(env, output, context, approximations)
+        folder / output_path(output, context): _render_checked(env, output, context, approximations)
         for output in outputs
     }
     for parent in {path.parent for path in texts}:
@@ -358,18 +354,18 @@ def _profile(name: str) -> tuple[Output, ...]:
         raise RenderError(f"unknown profile {name!r}; choose one of: {', '.join(PROFILES)}") from None
 
 
-def _output_path(output: Output, c: DeployContext) -> str:
+def output_path(output: Output, c: DeployContext) -> str:
     return output.path.format(library=c.library, name=c.name, stem=c.stem)
 
 
 def _render_checked(env: jinja2.Environment, output: Output, context: DeployContext, approximations: list[str]) -> str:
     """Render one output, parse it back and compare it with its format; return the text."""
     spec = output.spec(context)
-    template = _template(env, output.template)
+    template = load_template(env, output.template)
     variables = {f.name: getattr(context, f.name) for f in fields(context)}
     variables.update(approximations=approximations, notes=list(context.notes),
-                     file=_output_path(output, context))
-    text = _render(template, variables)
+                     file=output_path(output, context))
+    text = render_template(template, variables)
     source = template.filename or output.template
     try:
         parsed = output.parse(text)
@@ -388,93 +384,6 @@ def _render_checked(env: jinja2.Environment, output: Output, context: DeployCont
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
-
-
-def _template(env: jinja2.Environment, name: str) -> jinja2.Template:
-    try:
-        return env.get_template(name)
-    except jinja2.TemplateSyntaxError as exc:
-        raise RenderError(f"{exc.filename or exc.name}:{exc.lineno}: template syntax error: {exc.message}") from None
-    except jinja2.TemplateNotFound:
-        raise RenderError(f"template {name} not found in {BUILTIN_TEMPLATES} or the user folder") from None
-
-
-_UNDEFINED = re.compile(r"'(?P<name>[^']+)' is undefined|has no attribute '(?P<attr>[^']+)'")
-
-
-def _render(template: jinja2.Template, variables: dict[str, Any]) -> str:
-    """Render, turning a template's mistake into an error naming its file and line (and variable)."""
-    try:
-        return template.render(variables)
-    except jinja2.UndefinedError as exc:
-        where = _template_position(exc, template)
-        match = _UNDEFINED.search(str(exc))
-        name = (match.group("name") or match.group("attr")) if match else str(exc)
-        close = difflib.get_close_matches(name, list(variables), n=3)
-        hint = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
-        raise RenderError(f"{where}: undefined variable `{name}`{hint} "
-                          f"(known: {', '.join(sorted(variables))})") from None
-    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
-        raise RenderError(f"{_template_position(exc, template)}: template error: {exc}") from None
-
-
-def _template_position(exc: BaseException, template: jinja2.Template) -> str:
-    """`file:line` of the innermost template frame (Jinja maps template lines onto the traceback)."""
-    file, line = template.filename or template.name, 0
-    frame = exc.__traceback__
-    while frame is not None:
-        if frame.tb_frame.f_code.co_filename.endswith(".j2"):
-            file, line = frame.tb_frame.f_code.co_filename, frame.tb_lineno
-        frame = frame.tb_next
-    return f"{file}:{line}"
-
-
-def _templates_dir(given: Path | None) -> str | None:
-    folder = given if given is not None else os.environ.get(TEMPLATES_ENV) or None
-    if folder is None:
-        return None
-    path = Path(folder)
-    if not path.is_dir():
-        origin = "--templates" if given is not None else f"${TEMPLATES_ENV}"
-        raise RenderError(f"templates folder {path} ({origin}) does not exist")
-    return str(path.resolve())
-
-
-@lru_cache(maxsize=8)
-def _environment(user_dir: str | None) -> jinja2.Environment:
-    """One environment per template folder, so compiled templates are reused across models."""
-    loaders = [jinja2.FileSystemLoader(user_dir)] if user_dir else []
-    loaders.append(jinja2.FileSystemLoader(str(BUILTIN_TEMPLATES)))
-    return jinja2.Environment(
-        loader=jinja2.ChoiceLoader(loaders),
-        undefined=jinja2.StrictUndefined,
-        keep_trailing_newline=True,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        autoescape=False,
-        finalize=literal,
-    )
-
-
-def literal(value: Any) -> Any:
-    """How a context value prints: as a literal both JSON and YAML read back as the same value.
-
-    Booleans `true`/`false`, None `null`, floats by `repr` (shortest round-trip digits) with a
-    decimal point before any exponent (YAML 1.1 reads `1e-05` as a string), sequences in
-    flow style. Strings print unchanged (templates quote them, or pipe them through `tojson`).
-    """
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if value is None:
-        return "null"
-    if isinstance(value, float):
-        text = repr(value)
-        if "e" in text and "." not in text:
-            text = text.replace("e", ".0e")
-        return text
-    if isinstance(value, (list, tuple)):
-        return "[" + ", ".join(str(literal(v)) for v in value) + "]"
-    return value
 
 
 def _write_atomic(path: Path, text: str) -> None:
