@@ -23,6 +23,7 @@ demo: setup
 test: setup
 	$(BIN)/python -m pytest -q
 	$(BIN)/zoo lint
+	$(BIN)/zoo docs --check
 
 clean:
 	rm -rf $(VENV) build *.egg-info
