@@ -3,6 +3,7 @@
 It is the only thing downstream consumers (docs, eval, bench) read about a sync: digests,
 cache keys, tool versions, metrics and warnings per step. Well-known metric names:
 
+- fetch:    ``sha256``, ``size``, ``source_url`` (credentials masked), ``resumed_bytes``, ``attempts``
 - convert:  ``input_name``, ``output_name``, ``params`` (int, as the source framework counts)
 - measure (in the convert or simplify step): ``macs`` (int), ``flops_g``, ``params_m``
 - validate: ``max_abs``, ``max_rel``, ``cosine``, ``top1_agreement``, ``top5_agreement``
@@ -24,7 +25,7 @@ RECORD_NAME = "record.json"
 class OutputFile(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(description="File name inside the model's output folder.")
+    name: str = Field(description="Path inside the model's output folder (POSIX, may hold a sub-folder).")
     digest: str = Field(description="sha256 of the content (the store's address).")
     size: int
 
@@ -38,9 +39,9 @@ class StepRecord(BaseModel):
     outputs: dict[str, OutputFile] = Field(default_factory=dict)
     metrics: dict[str, Any] = Field(default_factory=dict)
     tool_versions: dict[str, str] = Field(default_factory=dict)
-    seconds: float = 0.0
+    seconds: float = Field(0.0, description="Time the step took when it was computed (also for a cached step).")
     warnings: list[str] = Field(default_factory=list)
-    error: str | None = None
+    error: str | None = Field(None, description="Why the step failed or was skipped.")
 
 
 class Record(BaseModel):
@@ -58,15 +59,11 @@ class Record(BaseModel):
 
     def write(self, folder: Path) -> Path:
         """Write atomically (temp file in the same folder, then rename)."""
-        import os
-        import tempfile
+        from zoo.store import atomic_writer
 
-        folder.mkdir(parents=True, exist_ok=True)
         target = folder / RECORD_NAME
-        fd, tmp = tempfile.mkstemp(dir=folder, prefix=".record-", suffix=".tmp")
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        with atomic_writer(target) as handle:
             handle.write(self.model_dump_json(indent=2) + "\n")
-        os.replace(tmp, target)
         return target
 
 

@@ -19,6 +19,17 @@ COMMANDS: dict[str, str] = {
     "show": "zoo_cli.cmd_catalog:show",
     "lint": "zoo_cli.cmd_catalog:lint",
     "schema": "zoo_cli.cmd_catalog:schema",
+    "render": "zoo_cli.cmd_render:render",
+    "docs": "zoo_cli.cmd_docs:docs",
+    "sync": "zoo_cli.cmd_sync:sync",
+    "plan": "zoo_cli.cmd_sync:plan",
+    "store": "zoo_cli.cmd_sync:store",
+    "lock": "zoo_cli.cmd_fetch:lock",
+    "fetch": "zoo_cli.cmd_fetch:fetch_weights",
+    "eval": "zoo_cli.cmd_eval:evaluate",
+    "bench": "zoo_cli.cmd_eval:bench",
+    "calib": "zoo_cli.cmd_eval:calib",
+    "npz": "zoo_cli.cmd_eval:npz",
 }
 
 

@@ -1,1 +1,30 @@
-"""Pipeline steps, one module per step kind (see `zoo.steps.base` for the contract)."""
+"""Pipeline steps, one module per step kind (see `zoo.steps.base` for the contract).
+
+`PIPELINE` lists the step classes in pipeline order as "module:Class" strings, so that
+importing this package costs nothing; `pipeline_steps()` imports them when a plan is made.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from zoo.steps.base import Step
+
+PIPELINE: tuple[str, ...] = (
+    "zoo.steps.fetch:FetchStep",
+    "zoo.steps.convert:ConvertStep",
+    "zoo.steps.simplify:SimplifyStep",
+    "zoo.steps.validate:ValidateStep",
+    "zoo.steps.render:RenderStep",
+)
+
+
+def pipeline_steps() -> list[Step]:
+    """One instance of every step class of the pipeline, in pipeline order."""
+    steps = []
+    for target in PIPELINE:
+        module, name = target.split(":")
+        steps.append(getattr(importlib.import_module(module), name)())
+    return steps

@@ -1,0 +1,338 @@
+"""The executor: cache hits, records, parallelism, failure isolation, races, kills and Ctrl-C."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from sync_support import (
+    MARKERS_ENV,
+    SLEEP_ENV,
+    load_models,
+    make_steps,
+    marks,
+    run_sync,
+    write_manifest,
+)
+
+from tests.fault_server import Fault, FaultServer
+from zoo.executor import Executor, RunResult
+from zoo.plan import build_plan
+from zoo.record import read_record
+from zoo.steps.base import RunOptions
+from zoo.store import Store
+from zoo_cli.cmd_sync import EXIT_INTERRUPTED, sync_models
+
+HEAVY = ("torch", "timm", "onnx", "onnxruntime", "onnxsim", "paddle")
+
+
+@pytest.fixture
+def markers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    folder = tmp_path / "markers"
+    folder.mkdir()
+    monkeypatch.setenv(MARKERS_ENV, str(folder))
+    return folder
+
+
+def sync(tmp_path: Path, names: list[str], *, jobs: int = 1, keep_going: bool = False,
+         options: RunOptions | None = None, store: Store | None = None) -> RunResult:
+    models = load_models(write_manifest(tmp_path / "manifests", names))
+    store = store or Store(tmp_path / "store")
+    plan = build_plan(models, options or RunOptions(), store, steps=make_steps())
+    return Executor(store, out_dir=tmp_path / "out", jobs=jobs, keep_going=keep_going).run(plan)
+
+
+def statuses(result: RunResult) -> dict[tuple[str, str], str]:
+    return {(o.model_id.split("/")[1], o.kind): o.status for o in result.outcomes}
+
+
+def ends(markers: Path, name: str, kind: str) -> int:
+    return len(marks(markers, f"timm-{name}", kind))
+
+
+def test_cold_run_materialises_outputs_and_records(tmp_path: Path, markers: Path) -> None:
+    result = sync(tmp_path, ["alpha", "beta"], jobs=2)
+    assert result.ok and set(statuses(result).values()) == {"ran"}
+    folder = tmp_path / "out" / "timm-alpha"
+    assert sorted(p.relative_to(folder).as_posix() for p in folder.rglob("*") if p.is_file()) == [
+        "deploy/timm-alpha.build_in.txt", "record.json", "timm-alpha.built.txt", "timm-alpha.src.txt"]
+    record = read_record(folder)
+    assert record is not None and record.model_id == "timm/alpha" and not record.random_weights
+    assert list(record.steps) == ["source", "build", "publish"]
+    store = Store(tmp_path / "store")
+    for step in record.steps.values():
+        assert step.status == "ran" and step.key and step.seconds >= 0
+        for output in step.outputs.values():
+            data = (folder / output.name).read_bytes()
+            assert output.digest == hashlib.sha256(data).hexdigest() and output.size == len(data)
+            assert os.path.samefile(folder / output.name, store.blob_path(output.digest))  # hard link
+    assert record.steps["source"].tool_versions == {"zoo-test-tool": "not installed"}
+    assert record.steps["build"].metrics == {"bytes": record.steps["build"].outputs["built"].size,
+                                             "inputs": ["src"]}
+    assert record.steps["build"].warnings == ["built by a test step"]
+    built = (folder / "timm-alpha.built.txt").read_text()
+    assert built == "alpha [3, 32, 32] seed=0\nmean=[0.5, 0.5, 0.5]\n"
+    assert (folder / "deploy" / "timm-alpha.build_in.txt").read_text() == f"timm-alpha.built.txt {len(built)}\n"
+    assert not list(store.work.iterdir())  # scratch folders are cleaned up
+
+
+def test_warm_rerun_does_no_work(tmp_path: Path, markers: Path) -> None:
+    sync(tmp_path, ["alpha", "beta"], jobs=2)
+    before = (tmp_path / "out" / "timm-alpha" / "timm-alpha.built.txt").stat().st_ino
+    warm = sync(tmp_path, ["alpha", "beta"], jobs=2)
+    assert warm.ok and warm.nothing_done and set(statuses(warm).values()) == {"cached"}
+    assert all(ends(markers, n, k) == 1 for n in ("alpha", "beta") for k in ("source", "build", "publish"))
+    record = read_record(tmp_path / "out" / "timm-beta")
+    assert record is not None and {s.status for s in record.steps.values()} == {"cached"}
+    assert (tmp_path / "out" / "timm-alpha" / "timm-alpha.built.txt").stat().st_ino == before
+
+    # a change only `publish` reads: only it runs, and its old file leaves the output folder
+    changed = sync(tmp_path, ["alpha"], options=RunOptions(profile="sdk1"))
+    assert statuses(changed) == {("alpha", "source"): "cached", ("alpha", "build"): "cached",
+                                 ("alpha", "publish"): "ran"}
+    assert ends(markers, "alpha", "publish") == 2
+    deploy = tmp_path / "out" / "timm-alpha" / "deploy"
+    assert [p.name for p in deploy.iterdir()] == ["timm-alpha.sdk1.txt"]
+
+
+def test_output_files_deleted_by_the_user_come_back(tmp_path: Path, markers: Path) -> None:
+    sync(tmp_path, ["alpha"])
+    (tmp_path / "out" / "timm-alpha" / "timm-alpha.src.txt").unlink()
+    assert sync(tmp_path, ["alpha"]).nothing_done
+    assert (tmp_path / "out" / "timm-alpha" / "timm-alpha.src.txt").read_text() == "alpha [3, 32, 32] seed=0\n"
+
+
+def test_jobs_2_runs_independent_models_at_once(tmp_path: Path, markers: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(SLEEP_ENV, "2")
+    assert sync(tmp_path / "parallel", ["slow_a", "slow_b"], jobs=2).ok
+    (a_start, a_pid), (b_start, b_pid) = (marks(markers, f"timm-{n}", "build", "start")[0]
+                                          for n in ("slow_a", "slow_b"))
+    (a_end, _), (b_end, _) = (marks(markers, f"timm-{n}", "build")[0] for n in ("slow_a", "slow_b"))
+    assert a_start < b_end and b_start < a_end  # the two heavy steps overlapped
+    assert a_pid != b_pid and os.getpid() not in (a_pid, b_pid)  # each in its own worker process
+
+    for path in markers.iterdir():
+        path.unlink()
+    assert sync(tmp_path / "serial", ["slow_a", "slow_b"], jobs=1).ok
+    (a_start, _), (b_start, _) = (marks(markers, f"timm-{n}", "build", "start")[0] for n in ("slow_a", "slow_b"))
+    (a_end, _), (b_end, _) = (marks(markers, f"timm-{n}", "build")[0] for n in ("slow_a", "slow_b"))
+    assert a_end <= b_start or b_end <= a_start
+
+
+def test_a_crashing_worker_fails_only_its_model(tmp_path: Path, markers: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    names = ["alpha", "bug", "crash", "fail", "kill", "omega"]
+    models = load_models(write_manifest(tmp_path / "manifests", names))
+    store = Store(tmp_path / "store")
+    code = sync_models(models, store=store, options=RunOptions(), out_dir=tmp_path / "out", jobs=2,
+                       keep_going=True, steps=make_steps())
+    assert code == 1
+    shown = capsys.readouterr()
+    assert "sync summary" in shown.out and "failed" in shown.out and "skipped" in shown.out
+    assert "timm/crash build failed: the worker process died (exit status 137; " in shown.err
+    assert "out-of-memory" in shown.err
+    assert "timm/kill build failed: the worker process died (killed by SIGKILL" in shown.err
+    assert "timm/fail build failed: timm/fail: told to fail" in shown.err
+    assert "timm/bug build failed: ValueError: a bug in the step" in shown.err
+    for name in ("alpha", "omega"):
+        record = read_record(tmp_path / "out" / f"timm-{name}")
+        assert record is not None and {s.status for s in record.steps.values()} == {"ran"}
+    crashed = read_record(tmp_path / "out" / "timm-crash")
+    assert crashed is not None
+    assert [s.status for s in crashed.steps.values()] == ["ran", "failed", "skipped"]
+    assert crashed.steps["publish"].error == "build failed"
+    assert "exit status 137" in (crashed.steps["build"].error or "")
+    # the failures left nothing behind, and a re-run retries exactly the failed steps
+    assert not list(store.work.iterdir())
+    again = sync(tmp_path, names, jobs=2, keep_going=True)
+    assert {k: v for k, v in statuses(again).items() if v != "cached"} == {
+        (n, k): s for n in ("bug", "crash", "fail", "kill") for k, s in (("build", "failed"), ("publish", "skipped"))}
+
+
+def test_traceback_of_a_bug_is_kept_for_debug(tmp_path: Path, markers: Path) -> None:
+    result = sync(tmp_path, ["bug"])
+    build = next(o for o in result.outcomes if o.kind == "build")
+    assert build.status == "failed" and build.detail and "raise ValueError" in build.detail
+
+
+def test_without_keep_going_no_new_model_starts_after_a_failure(tmp_path: Path, markers: Path) -> None:
+    result = sync(tmp_path, ["a_fail", "beta"], jobs=1)
+    assert not result.ok
+    assert statuses(result) == {
+        ("a_fail", "source"): "ran", ("a_fail", "build"): "failed", ("a_fail", "publish"): "skipped",
+        ("beta", "source"): "skipped", ("beta", "build"): "skipped", ("beta", "publish"): "skipped"}
+    assert "use --keep-going" in (next(o for o in result.outcomes if o.model_id == "timm/beta").error or "")
+    assert not (tmp_path / "out" / "timm-beta").exists()  # never started: no record written
+    kept = sync(tmp_path, ["a_fail", "beta"], jobs=1, keep_going=True)
+    assert {s for (n, _), s in statuses(kept).items() if n == "beta"} == {"ran"}
+
+
+def runner_args(tmp_path: Path, out: str, *extra: str) -> list[str]:
+    return ["--manifest", str(tmp_path / "manifests" / "tiny.yaml"), "--store", str(tmp_path / "store"),
+            "--out", str(tmp_path / out), *extra]
+
+
+def wait_for(condition, timeout: float = 60) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting")
+        time.sleep(0.05)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+def test_two_processes_syncing_one_model_compute_it_once(tmp_path: Path, markers: Path) -> None:
+    write_manifest(tmp_path / "manifests", ["slow"])
+    env = {MARKERS_ENV: str(markers), SLEEP_ENV: "2"}
+    first = run_sync(runner_args(tmp_path, "out1", "--log-format", "json"), env, wait=False)
+    second = run_sync(runner_args(tmp_path, "out2", "--log-format", "json"), env, wait=False)
+    outs = [p.communicate(timeout=120) for p in (first, second)]
+    assert (first.returncode, second.returncode) == (0, 0), outs
+    assert ends(markers, "slow", "build") == 1 and ends(markers, "slow", "source") == 1
+    summaries = [json.loads(out.splitlines()[-1]) for out, _ in outs]
+    assert all(s["event"] == "summary" and s["ok"] for s in summaries)
+    build_statuses = sorted(next(r["status"] for r in s["steps"] if r["step"] == "build") for s in summaries)
+    assert build_statuses == ["cached", "ran"]
+    records = [read_record(tmp_path / out / "timm-slow") for out in ("out1", "out2")]
+    assert records[0] is not None and records[1] is not None
+    assert records[0].steps["publish"].outputs == records[1].steps["publish"].outputs
+    assert Store(tmp_path / "store").verify().ok
+
+
+def test_kill_9_during_a_step_then_a_rerun_completes(tmp_path: Path, markers: Path) -> None:
+    write_manifest(tmp_path / "manifests", ["alpha", "slow"])
+    process = run_sync(runner_args(tmp_path, "out", "-j", "2"), {MARKERS_ENV: str(markers), SLEEP_ENV: "60"},
+                       wait=False)
+    wait_for(lambda: marks(markers, "timm-slow", "build", "start") and ends(markers, "alpha", "publish"))
+    worker = marks(markers, "timm-slow", "build", "start")[0][1]
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    wait_for(lambda: not alive(worker), timeout=15)  # the orphaned worker notices and exits
+    store = Store(tmp_path / "store")
+    assert store.verify().ok
+    assert not list((tmp_path / "out").rglob(".*.tmp"))
+
+    again = run_sync(runner_args(tmp_path, "out", "-j", "2"), {MARKERS_ENV: str(markers), SLEEP_ENV: "0"})
+    assert again.returncode == 0, again.stderr
+    assert ends(markers, "slow", "source") == 1 and ends(markers, "slow", "build") == 1  # source was kept
+    assert ends(markers, "alpha", "build") == 1
+    record = read_record(tmp_path / "out" / "timm-slow")
+    assert record is not None and [s.status for s in record.steps.values()] == ["cached", "ran", "ran"]
+    assert not list(store.work.iterdir())
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, markers: Path, sig: int) -> None:
+    write_manifest(tmp_path / "manifests", ["alpha", "slow"])
+    process = run_sync(runner_args(tmp_path, "out", "-j", "2"), {MARKERS_ENV: str(markers), SLEEP_ENV: "60"},
+                       wait=False)
+    wait_for(lambda: marks(markers, "timm-slow", "build", "start") and ends(markers, "alpha", "publish"))
+    worker = marks(markers, "timm-slow", "build", "start")[0][1]
+    started = time.monotonic()
+    process.send_signal(sig)
+    out, err = process.communicate(timeout=30)
+    assert process.returncode == EXIT_INTERRUPTED, (out[-2000:], err[-2000:])
+    assert time.monotonic() - started < 20  # did not wait for the 60 s step
+    assert "interrupted" in err and "Traceback" not in err
+    assert not alive(worker)
+    assert read_record(tmp_path / "out" / "timm-alpha") is not None  # finished models are kept
+    assert read_record(tmp_path / "out" / "timm-slow") is None
+    store = Store(tmp_path / "store")
+    assert not list(store.work.iterdir()) and store.verify().ok
+
+    again = run_sync(runner_args(tmp_path, "out", "-j", "2"), {MARKERS_ENV: str(markers), SLEEP_ENV: "0"})
+    assert again.returncode == 0, again.stderr
+    assert "nothing to do" not in again.stdout
+    assert ends(markers, "slow", "source") == 1 and ends(markers, "alpha", "build") == 1
+
+
+def test_one_download_for_two_processes_and_resume_after_kill_9(tmp_path: Path, markers: Path,
+                                                                 fault_server: FaultServer) -> None:
+    weights = os.urandom(3 << 20)
+    url = fault_server.add("/w/slow_weights.pth", weights)
+    write_manifest(tmp_path / "manifests", ["alpha"], weights_url=url)
+    fault_server.fault("/w/slow_weights.pth", Fault(bytes_per_second=2 << 20, times=None))
+    env = {MARKERS_ENV: str(markers)}
+    racers = [run_sync(runner_args(tmp_path, f"out{i}", "--fetch"), env, wait=False) for i in (1, 2)]
+    outs = [p.communicate(timeout=120) for p in racers]
+    assert [p.returncode for p in racers] == [0, 0], outs
+    assert len(fault_server.requests("/w/slow_weights.pth")) == 1  # one download for both
+    for i in (1, 2):
+        record = read_record(tmp_path / f"out{i}" / "timm-alpha")
+        assert record is not None and record.steps["fetch"].outputs["weights"].digest == hashlib.sha256(
+            weights).hexdigest()
+        assert not (tmp_path / f"out{i}" / "timm-alpha" / "slow_weights.pth").exists()  # weights stay in the store
+
+    # kill -9 in the middle of a download; the next run fetches only the rest
+    fresh = tmp_path / "second"
+    write_manifest(fresh / "manifests", ["alpha"], weights_url=url)
+    process = run_sync(runner_args(fresh, "out", "--fetch"), env, wait=False)
+    parts = fresh / "store" / "downloads"
+    wait_for(lambda: any(p.stat().st_size > (1 << 20) for p in parts.rglob("*.part")))
+    process.send_signal(signal.SIGKILL)
+    process.wait(timeout=30)
+    fault_server.clear_faults("/w/slow_weights.pth")
+    again = run_sync(runner_args(fresh, "out", "--fetch"), env)
+    assert again.returncode == 0, again.stderr
+    last = fault_server.requests("/w/slow_weights.pth")[-1]
+    assert last.range is not None and last.range.startswith("bytes=") and last.range != "bytes=0-"
+    assert last.sent < len(weights)
+    record = read_record(fresh / "out" / "timm-alpha")
+    assert record is not None and record.steps["fetch"].metrics["resumed_bytes"] > (1 << 20)
+    assert record.steps["build"].status == "ran"
+
+
+def zoo(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-X", "importtime", "-m", "zoo_cli", *args], capture_output=True,
+                          text=True, env={**os.environ, **env}, cwd=cwd, timeout=600, check=False)
+
+
+def imported(stderr: str) -> set[str]:
+    """Top-level modules named in `-X importtime` output."""
+    return {line.rsplit("|", 1)[1].strip() for line in stderr.splitlines() if line.startswith("import time:")}
+
+
+def test_zoo_sync_end_to_end_then_warm(tmp_path: Path) -> None:
+    """The real pipeline on a tiny timm model: cold run, warm run without heavy imports, plan, verify."""
+    folder = tmp_path / "manifests"
+    write_manifest(folder, ["test_resnet"], size=96)
+    env = {"ZOO_HOME": str(tmp_path / "store")}
+    args = ["--manifests", str(folder), "sync", "timm/test_resnet", "--random-weights", "--seed", "3"]
+    cold = zoo(*args, env=env, cwd=tmp_path)
+    assert cold.returncode == 0, cold.stderr[-3000:]
+    model_dir = tmp_path / "out" / "timm-test_resnet"
+    record = read_record(model_dir)
+    assert record is not None and record.random_weights
+    assert [s.status for s in record.steps.values()] == ["ran"] * 4
+    assert (model_dir / "timm-test_resnet.onnx").is_file() and (model_dir / "timm_test_resnet.yaml").is_file()
+    assert 'checkpoint: "timm-test_resnet.onnx"' in (model_dir / "timm_test_resnet.yaml").read_text()
+
+    warm = zoo(*args, env=env, cwd=tmp_path)
+    assert warm.returncode == 0, warm.stderr[-3000:]
+    assert "nothing to do: 4 steps cached" in warm.stdout
+    assert not imported(warm.stderr) & set(HEAVY)
+    warm_record = read_record(model_dir)
+    assert warm_record is not None and {s.status for s in warm_record.steps.values()} == {"cached"}
+    assert {k: s.outputs for k, s in warm_record.steps.items()} == {k: s.outputs for k, s in record.steps.items()}
+
+    plan = zoo("--manifests", str(folder), "plan", "timm/test_resnet", "--random-weights", "--seed", "3",
+               "--profile", "sdk1", env=env, cwd=tmp_path)
+    assert "4 step(s): 3 cached, 1 to run" in plan.stdout
+    assert "field profile changed (build_in -> sdk1)" in plan.stdout
+    verify = zoo("store", "verify", env=env, cwd=tmp_path)
+    assert verify.returncode == 0 and "0 corrupt" in verify.stdout
