@@ -25,7 +25,7 @@ from sync_support import (
 from tests.fault_server import Fault, FaultServer
 from zoo.executor import Executor, RunResult
 from zoo.plan import build_plan
-from zoo.record import read_record
+from zoo.record import StepRecord, read_record, save_step
 from zoo.steps.base import RunOptions
 from zoo.store import Store
 from zoo_cli.cmd_sync import EXIT_INTERRUPTED, sync_models
@@ -336,3 +336,24 @@ def test_zoo_sync_end_to_end_then_warm(tmp_path: Path) -> None:
     assert "field profile changed (build_in -> sdk1)" in plan.stdout
     verify = zoo("store", "verify", env=env, cwd=tmp_path)
     assert verify.returncode == 0 and "0 corrupt" in verify.stdout
+
+
+def test_resync_keeps_measurements_of_an_unchanged_output(tmp_path: Path, markers: Path) -> None:
+    """`zoo eval`/`zoo bench` results describe one output file; a re-sync that produces the
+    same file keeps them, one that changes the file drops them."""
+    sync(tmp_path, ["alpha"])
+    folder = tmp_path / "out" / "timm-alpha"
+    record = read_record(folder)
+    assert record is not None
+    built = record.steps["build"].outputs["built"]
+    save_step(folder, StepRecord(kind="eval", key="k", status="ran",
+                                 metrics={"top1": 1.0, "onnx": {"name": built.name, "digest": built.digest}}))
+    save_step(folder, StepRecord(kind="bench", key="k", status="ran",
+                                 metrics={"onnx": {"name": "gone.onnx", "digest": "0" * 64}}))
+    assert sync(tmp_path, ["alpha"]).nothing_done
+    kept = read_record(folder)
+    assert kept is not None and kept.steps["eval"].metrics["top1"] == 1.0
+    assert "bench" not in kept.steps, "a measurement of a file that is no longer an output is dropped"
+    sync(tmp_path, ["alpha"], options=RunOptions(seed=1))  # `build` output changes with the seed
+    changed = read_record(folder)
+    assert changed is not None and "eval" not in changed.steps

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from zoo.datasets import Sample, conversion_summary, load_rgb
 from zoo.errors import StepError
 from zoo.manifest import Model
-from zoo.record import Record, StepRecord, read_record
+from zoo.record import Record, StepRecord
 from zoo.store import atomic_writer, sha256_file
 
 if TYPE_CHECKING:
@@ -476,22 +476,6 @@ def samples_digest(samples: Sequence[Sample]) -> str:
     for sample in samples:
         digest.update(f"{sample.name}\t{sample.label}\n".encode())
     return digest.hexdigest()
-
-
-def save_step(folder: Path, step: StepRecord) -> Path:
-    """Put `step` into `folder`/record.json under its kind, leaving every other step untouched.
-
-    Read, modify and write happen under a lock file next to the record, and the write is
-    atomic (temp file + rename), so concurrent `zoo eval` / `zoo bench` runs never lose a step.
-    """
-    from filelock import FileLock
-
-    with FileLock(str(folder / ".record.json.lock")):
-        record = read_record(folder)
-        if record is None:
-            raise StepError(f"{folder} has no record.json; run `zoo sync` first")
-        record.steps[step.kind] = step
-        return record.write(folder)
 
 
 def eval_step(model: Model, result: EvalResult, judged: Verdict, onnx_path: Path, samples: Sequence[Sample],

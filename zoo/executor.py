@@ -48,7 +48,7 @@ from zoo import __version__
 from zoo.errors import StepError, StoreError, ZooError
 from zoo.manifest import Model
 from zoo.plan import Node, Plan, cache_key, explain, model_digest, output_digests
-from zoo.record import RECORD_NAME, OutputFile, Record, StepRecord, read_record
+from zoo.record import RECORD_NAME, OutputFile, Record, StepRecord, keep_measurements, read_record, record_lock
 from zoo.steps.base import RunOptions, Step, StepInputs, StepResult
 from zoo.store import ActionEntry, Store
 
@@ -356,6 +356,12 @@ class Executor:
     def _finish_model(self, model: Model, plan: Plan, outcomes: dict[tuple[str, str], StepOutcome]) -> Path:
         """Materialise the model's outputs and write its record; return the record's path."""
         folder = self.out_dir / model.stem
+        folder.mkdir(parents=True, exist_ok=True)
+        with record_lock(folder):
+            return self._write_model_folder(model, plan, outcomes, folder)
+
+    def _write_model_folder(self, model: Model, plan: Plan, outcomes: dict[tuple[str, str], StepOutcome],
+                            folder: Path) -> Path:
         try:
             previous = read_record(folder)
         except (OSError, ValueError):
@@ -379,6 +385,7 @@ class Executor:
                     self._publish(output, folder, previous)
             record.steps[node.kind] = step
         if previous is not None:
+            keep_measurements(previous, record)
             for old in (o for s in previous.steps.values() for o in s.outputs.values()):
                 if old.name not in owners:
                     with contextlib.suppress(FileNotFoundError):

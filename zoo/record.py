@@ -67,6 +67,41 @@ class Record(BaseModel):
         return target
 
 
+def record_lock(folder: Path) -> Any:
+    """The lock every read-modify-write of `folder`/record.json holds (sync, eval, bench).
+
+    The lock file sits beside the model folder, so the folder holds only outputs and record.
+    """
+    from filelock import FileLock
+
+    return FileLock(str(folder.parent / f".{folder.name}.record.lock"))
+
+
+def save_step(folder: Path, step: StepRecord) -> Path:
+    """Put `step` into `folder`/record.json under its kind, leaving every other step untouched."""
+    with record_lock(folder):
+        record = read_record(folder)
+        if record is None:
+            from zoo.errors import StepError
+
+            raise StepError(f"{folder} has no {RECORD_NAME}; run `zoo sync` first")
+        record.steps[step.kind] = step
+        return record.write(folder)
+
+
+def keep_measurements(previous: Record, record: Record) -> None:
+    """Carry over steps run outside `zoo sync` (eval, bench) whose measured ONNX is still an output.
+
+    Those steps name the file they measured in ``metrics["onnx"]["digest"]``; while a re-sync
+    produces the same file, their results stay true and must not be dropped.
+    """
+    current = {o.digest for step in record.steps.values() for o in step.outputs.values()}
+    for kind, step in previous.steps.items():
+        measured = step.metrics.get("onnx")
+        if kind not in record.steps and isinstance(measured, dict) and measured.get("digest") in current:
+            record.steps[kind] = step
+
+
 def read_record(folder: Path) -> Record | None:
     """The record in `folder`, or None if there is none."""
     path = folder / RECORD_NAME

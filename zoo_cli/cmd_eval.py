@@ -98,6 +98,7 @@ def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None,
     """
     from zoo import evaluate as ev
     from zoo.datasets import open_dataset
+    from zoo.record import save_step
 
     model = one_model(ctx, model_id)
     folder, record, onnx_path = _onnx_and_record(model, out_root, onnx)
@@ -123,7 +124,7 @@ def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None,
         warning(f"{folder} has no record.json (no `zoo sync` yet): the result is not recorded")
     else:
         step = ev.eval_step(model, result, judged, onnx_path, samples, dataset.describe())
-        out.print(f"recorded in {ev.save_step(folder, step)}", markup=False)
+        out.print(f"recorded in {save_step(folder, step)}", markup=False)
     if judged.passed is False:
         ctx.exit(1)
 
@@ -174,7 +175,7 @@ def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, 
           onnx: Path | None, out_root: Path) -> None:
     """CPU latency with ONNX Runtime per batch size (median and p90), recorded with the machine."""
     from zoo.bench import bench_step, benchmark
-    from zoo.evaluate import save_step
+    from zoo.record import save_step
 
     sizes = _batches(batches)
     model = one_model(ctx, model_id)
