@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from zoo.errors import ManifestError, Problem, SelectionError
 from zoo.located_yaml import LocatedDocument, dotted, load_located
+from zoo.lockfile import apply_locks, is_lock_file
 from zoo.manifest import Family, Model, deep_merge
 
 #: The zoo's own manifests, shipped inside the package.
@@ -123,7 +124,8 @@ def manifest_files(paths: Iterable[Path]) -> list[Path]:
     files: list[Path] = []
     for path in paths:
         if path.is_dir():
-            files += sorted(p for p in path.rglob("*") if p.suffix in (".yaml", ".yml") and p.is_file())
+            files += sorted(p for p in path.rglob("*")
+                            if p.suffix in (".yaml", ".yml") and p.is_file() and not is_lock_file(p))
         elif path.is_file():
             files.append(path)
     return files
@@ -146,6 +148,7 @@ def load_catalog(extra_dirs: Iterable[Path | str] = (), *, files: Sequence[Path]
         try:
             doc = load_located(file)
             family, models, problems = load_family(doc)
+            models = apply_locks(file, models, problems)  # pins written by `zoo lock`
         except ManifestError as exc:
             catalog.problems.extend(exc.problems)
             continue
