@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
 
-.PHONY: setup demo test lint docs clean
+.PHONY: setup demo test clean
 
 setup: $(STAMP)
 
@@ -17,8 +17,11 @@ $(STAMP): pyproject.toml
 
 demo: setup
 	$(BIN)/zoo lint
-	$(BIN)/zoo list
-	$(BIN)/zoo show ppcls/ConvNeXt_base_384
+	$(BIN)/zoo list --family cspnet
+	$(BIN)/zoo sync timm/cspresnet50 --random-weights --out demo
+	$(BIN)/zoo sync timm/cspresnet50 --random-weights --out demo
+	$(BIN)/zoo docs --records demo --out demo/docs
+	@echo "ONNX, deploy files and record.json: demo/timm-cspresnet50/   pages: demo/docs/"
 
 test: setup
 	$(BIN)/python -m pytest -q
@@ -26,4 +29,4 @@ test: setup
 	$(BIN)/zoo docs --check
 
 clean:
-	rm -rf $(VENV) build *.egg-info
+	rm -rf $(VENV) build *.egg-info demo
