@@ -1,0 +1,1 @@
+"""Importable modules used as `source.entrypoint` (library `python`) by the converter tests."""

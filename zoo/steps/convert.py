@@ -1,0 +1,78 @@
+"""The convert step: fetched weights (or a seeded random initialisation) in, raw ONNX out.
+
+Besides the raw graph it publishes the reference file: the source framework's logits on
+the validation inputs, computed in the same worker right after export, which the validate
+step compares ONNX Runtime against (see `zoo.converters.common`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from zoo.errors import ConversionError
+from zoo.manifest import Model
+from zoo.steps.base import RunOptions, Step, StepInputs, StepResult
+
+#: Output names (unique within a model's pipeline; `onnx` is the simplified graph).
+RAW_ONNX = "raw_onnx"
+REFERENCE = "reference"
+
+
+class ConvertStep(Step):
+    kind = "convert"
+    version = 1
+    heavy = True
+    needs = ("fetch",)
+    #: The tools differ per source library; their versions enter the key through `fields`.
+    tools = ()
+
+    def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
+        from zoo.converters import TOOLS
+        from zoo.converters.common import tool_versions
+
+        source = model.source
+        return {
+            "library": source.library.value,
+            "arch": source.arch,
+            "entrypoint": source.entrypoint,
+            "weights_format": None if options.random_weights or model.weights is None else model.weights.format.value,
+            "random_weights": options.random_weights,
+            # the seed drives the random init and the random validation inputs
+            "seed": options.seed,
+            "num_classes": model.num_classes,
+            "input_size": list(model.input_size),
+            # the photograph in the reference file is preprocessed as the manifest says
+            "preprocess": model.preprocess.model_dump(mode="json"),
+            "opset": model.opset,
+            "dynamic_batch": model.deploy.dynamic_batch,
+            "tool_versions": tool_versions(*TOOLS[source.library]),
+        }
+
+    def run(self, model: Model, inputs: StepInputs, workdir: Path, options: RunOptions) -> StepResult:
+        from zoo.converters import convert
+        from zoo.converters.common import weights_label
+
+        weights = None if options.random_weights else inputs.get("weights")
+        if weights is None and not options.random_weights:
+            raise ConversionError(
+                f"{model.id} has no weights to convert (its manifest has no `weights`); "
+                "sync it with --random-weights"
+            )
+        result = convert(model, weights, workdir / f"{model.stem}.raw.onnx", seed=options.seed)
+        warnings = list(result.warnings)
+        if result.random_weights:
+            warnings.append(f"random weights (seed {options.seed}): the ONNX is untrained, for pipeline checks only")
+        return StepResult(
+            outputs={RAW_ONNX: result.onnx, REFERENCE: result.reference},
+            metrics={
+                "input_name": result.input_name,
+                "output_name": result.output_name,
+                "params": result.params,
+                "opset": result.opset,
+                "random_weights": result.random_weights,
+                "weights": weights_label(weights, options.seed),
+                "tool_versions": result.tool_versions,
+            },
+            warnings=warnings,
+        )
