@@ -8,7 +8,7 @@ import onnx
 import pytest
 import torch
 
-from tests.convert_support import WITH_WEIGHTS, make_model, run_convert, run_pipeline
+from tests.convert_support import RANDOM, WITH_WEIGHTS, make_model, run_convert, run_pipeline
 from tests.entrypoints.tiny_net import build
 from zoo.errors import ConversionError
 
@@ -59,3 +59,17 @@ def test_broken_onnx_file_is_a_clear_error(tmp_path: Path) -> None:
 def test_random_weights_cannot_apply_to_an_onnx_source(tmp_path: Path) -> None:
     with pytest.raises(ConversionError, match="no architecture to initialise"):
         run_convert(_model(), tmp_path)
+
+
+def test_random_weights_still_fetch_and_use_an_onnx_source(tmp_path: Path) -> None:
+    """`--random-weights` replaces downloads of architectures; an ONNX file is the model itself."""
+    from zoo.steps.fetch import FetchStep
+
+    model = _model()
+    assert FetchStep().applies(model, RANDOM)
+    assert not FetchStep().applies(make_model("timm", "test_resnet", weights={
+        "url": "https://example.org/t.pth", "format": "pth"}), RANDOM)
+    given = _onnx_file(tmp_path / "tiny.onnx", opset=12)
+    convert = run_convert(model, tmp_path / "run", RANDOM, given)
+    assert convert.metrics["random_weights"] is False
+    assert convert.metrics["input_name"] == "images"

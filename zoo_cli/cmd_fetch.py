@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import click
 
 from zoo.errors import FetchError
-from zoo.manifest import Model
+from zoo.steps.fetch import download_path
 from zoo_cli.cmd_catalog import catalog_from, select_options, to_json
 from zoo_cli.console import error, out, warning
 
@@ -40,13 +40,6 @@ def _downloads(store_dir: Path | None) -> Path:
     from zoo.store import Store
 
     return Store(store_dir).downloads
-
-
-def _cached_path(downloads: Path, model: Model, digest: str | None = None) -> Path:
-    """The download-cache place for a model's weights: by sha256 when known, else by URL."""
-    assert model.weights is not None
-    identity = digest or model.weights.sha256 or hashlib.sha256(model.weights.url.encode("utf-8")).hexdigest()
-    return downloads / identity[:16] / unquote(model.weights.filename)
 
 
 @click.command()
@@ -84,7 +77,7 @@ def lock(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family
         if weights.sha256 and not force:
             out.print(f"{model.id}: already pinned (sha256 {weights.sha256[:16]}…); --force re-pins", markup=False)
             continue
-        staging = _cached_path(downloads, model, hashlib.sha256(weights.url.encode("utf-8")).hexdigest())
+        staging = download_path(downloads, weights, hashlib.sha256(weights.url.encode("utf-8")).hexdigest())
         try:
             result = fetch(weights.url, staging, size=None if by_lock else weights.size,
                            hash_prefix=weights.hash_prefix, mirrors=(*weights_from, *weights.mirrors),
@@ -93,7 +86,7 @@ def lock(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family
             error(f"{model.id}: {exc}")
             failed += 1
             continue
-        cached = _cached_path(downloads, model, result.sha256)
+        cached = download_path(downloads, weights, result.sha256)
         cached.parent.mkdir(parents=True, exist_ok=True)
         os.replace(result.path, cached)
         pins[model.id] = Pin(weights.url, result.sha256, result.size)
@@ -129,7 +122,7 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
         if weights is None:
             warning(f"{model.id}: no weights in the manifest (random init only); skipped")
             continue
-        dest = out_dir / unquote(weights.filename) if out_dir else _cached_path(_downloads(store_dir), model)
+        dest = out_dir / unquote(weights.filename) if out_dir else download_path(_downloads(store_dir), weights)
         try:
             result = fetch(weights.url, dest, sha256=weights.sha256, size=weights.size,
                            hash_prefix=weights.hash_prefix, mirrors=(*weights_from, *weights.mirrors),

@@ -79,6 +79,11 @@ def main(argv: list[str] | None = None) -> None:
     except click.exceptions.Abort:
         click.echo("aborted", err=True)
         sys.exit(130)
+    except BrokenPipeError:  # `zoo ... | head`: the reader left; nothing more to say
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(1)
     except ZooError as exc:
         if "--debug" in (argv if argv is not None else sys.argv):
             raise

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ConversionError
-from zoo.manifest import Model
+from zoo.manifest import Library, Model
 from zoo.steps.base import RunOptions, Step, StepInputs, StepResult
 
 #: Output names (unique within a model's pipeline; `onnx` is the simplified graph).
@@ -24,20 +24,21 @@ class ConvertStep(Step):
     version = 1
     heavy = True
     needs = ("fetch",)
-    #: The tools differ per source library; their versions enter the key through `fields`.
-    tools = ()
+    def tools_for(self, model: Model) -> tuple[str, ...]:
+        """The tools differ per source library (torch + timm, paddle + paddle2onnx, ...)."""
+        from zoo.converters import TOOLS
+
+        return TOOLS[model.source.library]
 
     def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
-        from zoo.converters import TOOLS
-        from zoo.converters.common import tool_versions
-
         source = model.source
         return {
             "library": source.library.value,
             "arch": source.arch,
             "entrypoint": source.entrypoint,
-            "weights_format": None if options.random_weights or model.weights is None else model.weights.format.value,
-            "random_weights": options.random_weights,
+            "weights_format": None if _random_init(model, options) or model.weights is None
+            else model.weights.format.value,
+            "random_weights": _random_init(model, options),
             # the seed drives the random init and the random validation inputs
             "seed": options.seed,
             "num_classes": model.num_classes,
@@ -46,14 +47,13 @@ class ConvertStep(Step):
             "preprocess": model.preprocess.model_dump(mode="json"),
             "opset": model.opset,
             "dynamic_batch": model.deploy.dynamic_batch,
-            "tool_versions": tool_versions(*TOOLS[source.library]),
         }
 
     def run(self, model: Model, inputs: StepInputs, workdir: Path, options: RunOptions) -> StepResult:
         from zoo.converters import convert
         from zoo.converters.common import weights_label
 
-        weights = None if options.random_weights else inputs.get("weights")
+        weights = None if _random_init(model, options) else inputs.get("weights")
         if weights is None and not options.random_weights:
             raise ConversionError(
                 f"{model.id} has no weights to convert (its manifest has no `weights`); "
@@ -76,3 +76,9 @@ class ConvertStep(Step):
             },
             warnings=warnings,
         )
+
+
+def _random_init(model: Model, options: RunOptions) -> bool:
+    """`--random-weights` replaces a download for every source with an architecture; an ONNX
+    source has none (the file *is* the model), so it is still fetched and used as it is."""
+    return options.random_weights and model.source.library != Library.onnx

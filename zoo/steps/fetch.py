@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from zoo.errors import FetchError
-from zoo.manifest import Model, Weights
+from zoo.manifest import Library, Model, Weights
 from zoo.steps.base import RunOptions, Step, StepInputs, StepResult
 
 #: The output name under which the checkpoint is handed to the convert step.
@@ -29,7 +29,8 @@ class FetchStep(Step):
     publish = False
 
     def applies(self, model: Model, options: RunOptions) -> bool:
-        return model.weights is not None and not options.random_weights
+        # an ONNX source has no architecture to initialise: its file is fetched even then
+        return model.weights is not None and (not options.random_weights or model.source.library == Library.onnx)
 
     def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
         """A pinned file is its digest, wherever it comes from; an unpinned one is its URL."""
