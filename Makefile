@@ -24,6 +24,7 @@ demo: setup
 	@echo "ONNX, deploy files and record.json: demo/timm-cspresnet50/   pages: demo/docs/"
 
 test: setup
+	$(BIN)/ruff check zoo zoo_cli tests benchmarks
 	$(BIN)/python -m pytest -q
 	$(BIN)/zoo lint
 	$(BIN)/zoo docs --check

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from manifest_support import VALID, write
+
 from zoo.catalog import load_catalog, manifest_files
 from zoo.errors import SelectionError
 

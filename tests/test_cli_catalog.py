@@ -8,9 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from import_probe import HEAVY, zoo_imports
 from manifest_support import VALID, write
-
-HEAVY = ("torch", "timm", "paddle", "onnx", "onnxruntime", "onnxsim", "mmpretrain", "torchvision", "matplotlib")
 
 
 def zoo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -81,15 +80,6 @@ def test_schema_is_json_schema() -> None:
 def test_light_commands_import_no_heavy_framework(tmp_path: Path) -> None:
     """list/show/lint/schema must start without torch, paddle, onnx or onnxruntime."""
     write(tmp_path, VALID)
-    probe = (
-        "import sys, runpy\n"
-        "sys.argv = ['zoo'] + sys.argv[1:]\n"
-        "try:\n    runpy.run_module('zoo_cli', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
-        "print('HEAVY', heavy, file=sys.stderr)\n"
-    )
     for args in (["list"], ["show", "timm/demo_csp50"], ["lint"], ["schema"]):
-        result = subprocess.run([sys.executable, "-c", probe, "--manifests", str(tmp_path), *args],
-                                capture_output=True, text=True, timeout=120)
-        assert "HEAVY []" in result.stderr, (args, result.stderr[-500:])
+        result, imported = zoo_imports("--manifests", str(tmp_path), *args, watch=(*HEAVY, "matplotlib"))
+        assert result.returncode == 0 and imported == [], (args, imported, result.stderr[-500:])

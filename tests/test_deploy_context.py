@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-
 from render_support import BYTE_STATS, make_model
+
 from zoo.deploy import (
     FP16_TOLERANCE,
     OP_RESIZE,

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from docs_support import model_cell, one_row, rows_starting, section, table_rows
+from import_probe import zoo_imports
 
 from zoo import docs
 from zoo.catalog import load_catalog
@@ -369,15 +370,9 @@ def test_broken_manifest_stops_docs_instead_of_dropping_pages(manifests: Path, t
 
 
 def test_docs_imports_no_framework(manifests: Path, tmp_path: Path) -> None:
-    code = (
-        "import sys\n"
-        "from zoo_cli.main import cli\n"
-        f"cli.main(args=['--manifests', {str(manifests)!r}, 'docs', '--out', 'docs'], standalone_mode=False)\n"
-        "print(sorted(m for m in ('torch', 'onnx', 'onnxruntime', 'paddle', 'timm') if m in sys.modules))\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path, timeout=300)
+    result, imported = zoo_imports("--manifests", str(manifests), "docs", "--out", "docs", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+    assert imported == []
 
 
 # --------------------------------------------------------------------------------------------

@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
+from import_probe import zoo_imports
 from sync_support import (
     TEST_TOOL,
     Build,
@@ -26,8 +24,6 @@ from zoo.manifest import Model
 from zoo.plan import NOT_INSTALLED, Plan, build_plan, order_steps, tool_version
 from zoo.steps.base import RunOptions, Step
 from zoo.store import Store
-
-HEAVY = ("torch", "timm", "paddle", "onnx", "onnxruntime", "onnxsim", "mmpretrain", "torchvision")
 
 
 @pytest.fixture
@@ -184,24 +180,15 @@ def test_plan_command_imports_no_heavy_framework(tmp_path: Path) -> None:
     """`zoo plan` with the real pipeline: explanations, JSON, and no torch/onnx import."""
     folder = tmp_path / "manifests"
     write_manifest(folder, ["test_resnet"], weights_url="https://user:secret@example.org/w.pth")
-    probe = (
-        "import sys, runpy\n"
-        "sys.argv = ['zoo'] + sys.argv[1:]\n"
-        "try:\n    runpy.run_module('zoo_cli', run_name='__main__')\n"
-        "except SystemExit:\n    pass\n"
-        f"heavy = [m for m in {HEAVY!r} if m in sys.modules]\n"
-        "print('HEAVY', heavy, file=sys.stderr)\n"
-    )
-    env = {**os.environ, "ZOO_HOME": str(tmp_path / "store")}
-    base = [sys.executable, "-c", probe, "--manifests", str(folder), "plan", "timm/test_resnet"]
-    text = subprocess.run(base, capture_output=True, text=True, timeout=120, env=env, check=False)
-    assert "HEAVY []" in text.stderr, text.stderr[-800:]
+    env = {"ZOO_HOME": str(tmp_path / "store")}
+    base = ["--manifests", str(folder), "plan", "timm/test_resnet"]
+    text, imported = zoo_imports(*base, env=env)
+    assert imported == [], text.stderr[-800:]
     assert "fetch" in text.stdout and "no cache entry (never built in this store)" in text.stdout
     assert "render <- convert, simplify, validate" in text.stdout.replace("  ", " ")
     assert "5 step(s): 0 cached, 5 to run" in text.stdout
-    as_json = subprocess.run([*base, "--random-weights", "--json"], capture_output=True, text=True, timeout=120,
-                             env=env, check=False)
-    assert "HEAVY []" in as_json.stderr, as_json.stderr[-800:]
+    as_json, imported = zoo_imports(*base, "--random-weights", "--json", env=env)
+    assert imported == [], as_json.stderr[-800:]
     rows = json.loads(as_json.stdout)
     assert [r["step"] for r in rows] == ["convert", "simplify", "validate", "render"]
     assert rows[0]["key"] and rows[1]["reasons"] == ["input convert will be recomputed"]

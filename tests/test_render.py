@@ -16,8 +16,9 @@ from pathlib import Path
 
 import pytest
 import yaml
-
+from import_probe import HEAVY, zoo_imports
 from render_support import VARIANTS, WORKED_EXAMPLE, load_models, parse, vamp_values, variants_manifest
+
 from zoo.catalog import load_catalog
 from zoo.errors import RenderError
 from zoo.manifest import Model
@@ -357,15 +358,6 @@ def test_cli_failures_exit_non_zero_without_traceback(tmp_path: Path) -> None:
 
 
 def test_cli_imports_no_heavy_framework(tmp_path: Path) -> None:
-    code = (
-        "import sys\nfrom zoo_cli.main import main\n"
-        "try:\n    main(['render', '--all', '--out', sys.argv[1]])\n"
-        "except SystemExit as e:\n    assert not e.code, e.code\n"
-        "heavy = sorted(m for m in ('torch', 'timm', 'paddle', 'onnx', 'onnxruntime', 'onnxsim', 'numpy')"
-        " if m in sys.modules)\nprint('HEAVY', heavy)\n"
-    )
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "out")], capture_output=True, text=True,
-                            timeout=120)
+    result, imported = zoo_imports("render", "--all", "--out", str(tmp_path / "out"), watch=(*HEAVY, "numpy"))
     assert result.returncode == 0, result.stderr
-    assert "HEAVY []" in result.stdout
-
+    assert imported == []

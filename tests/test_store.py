@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from zoo.atomic import atomic_writer
 from zoo.errors import StoreError
 from zoo.record import OutputFile, Record, StepRecord
-from zoo.store import ActionEntry, Store, atomic_writer
+from zoo.store import ActionEntry, Store
 
 
 def entry_for(store: Store, key: str, **files: bytes) -> ActionEntry:

@@ -38,7 +38,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from zoo.errors import RenderError
-from zoo.manifest import Color, CropMode, Dtype, Interpolation, Library, Model, ResizeBackend, ValueRange
+from zoo.manifest import (
+    Color,
+    CropMode,
+    Dtype,
+    Interpolation,
+    Library,
+    Model,
+    ResizeBackend,
+    ValueRange,
+)
 from zoo.preprocess import Derived, derive
 
 T = TypeVar("T")

@@ -37,11 +37,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.atomic import atomic_writer
 from zoo.datasets import Sample, conversion_summary, load_rgb
 from zoo.errors import StepError
 from zoo.manifest import Model
 from zoo.record import Record, StepRecord
-from zoo.store import atomic_writer, sha256_file
+from zoo.store import sha256_file
 
 if TYPE_CHECKING:
     import numpy as np

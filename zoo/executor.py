@@ -48,7 +48,15 @@ from zoo import __version__
 from zoo.errors import StepError, StoreError, ZooError
 from zoo.manifest import Model
 from zoo.plan import Node, Plan, cache_key, explain, model_digest, output_digests
-from zoo.record import RECORD_NAME, OutputFile, Record, StepRecord, keep_measurements, read_record, record_lock
+from zoo.record import (
+    RECORD_NAME,
+    OutputFile,
+    Record,
+    StepRecord,
+    keep_measurements,
+    read_record,
+    record_lock,
+)
 from zoo.steps.base import RunOptions, Step, StepInputs, StepResult
 from zoo.store import ActionEntry, Store
 
@@ -147,7 +155,9 @@ class Executor:
     # ------------------------------------------------------------ scheduling
     def run(self, plan: Plan) -> RunResult:
         """Run every step of the plan; return the outcomes and the records written."""
-        waiting = lambda: self.emit(Event("run_waiting", message=_MAINTENANCE))
+        def waiting() -> None:
+            self.emit(Event("run_waiting", message=_MAINTENANCE))
+
         with self.store.session(on_wait=waiting), self._stop_on_signals():
             return self._run(plan)
 

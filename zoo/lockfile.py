@@ -18,15 +18,14 @@ always wins over the lock file.
 
 from __future__ import annotations
 
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import yaml
 from pydantic import ValidationError
 
+from zoo.atomic import atomic_writer
 from zoo.errors import ManifestError, Problem
 from zoo.located_yaml import load_located
 from zoo.manifest import Model, Weights
@@ -102,14 +101,8 @@ def write_pins(lock_file: Path, pins: dict[str, Pin], manifest_name: str) -> Non
         for model_id, pin in sorted(pins.items(), key=lambda item: item[0].lower())
     }
     text = _HEADER.format(manifest=manifest_name) + yaml.safe_dump(body, sort_keys=False, width=1000)
-    fd, tmp = tempfile.mkstemp(dir=lock_file.parent, prefix=f".{lock_file.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, lock_file)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_writer(lock_file) as handle:
+        handle.write(text)
 
 
 def apply_locks(

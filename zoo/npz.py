@@ -25,9 +25,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from zoo.atomic import atomic_writer
 from zoo.datasets import IMAGE_SUFFIXES, conversion_summary, find_images, load_rgb
 from zoo.errors import DatasetError
-from zoo.store import atomic_writer
 
 KEY = "input_0"
 DATALIST = "npz_datalist.txt"

@@ -59,7 +59,7 @@ class Record(BaseModel):
 
     def write(self, folder: Path) -> Path:
         """Write atomically (temp file in the same folder, then rename)."""
-        from zoo.store import atomic_writer
+        from zoo.atomic import atomic_writer
 
         target = folder / RECORD_NAME
         with atomic_writer(target) as handle:

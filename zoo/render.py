@@ -30,8 +30,6 @@ relative paths), then ``zoo/templates/``. They see every `DeployContext` field, 
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -40,10 +38,16 @@ from typing import Any
 import jinja2
 import yaml
 
+from zoo.atomic import write_if_changed
 from zoo.deploy import VAMC, DeployContext, Dialect, build_context
 from zoo.errors import RenderError, ZooError
 from zoo.manifest import Model
-from zoo.templating import environment, load_template, render_template, resolve_templates_dir
+from zoo.templating import (
+    environment,
+    load_template,
+    render_template,
+    resolve_templates_dir,
+)
 
 try:  # the C parser is several times faster; fall back to pure Python
     from yaml import CSafeLoader as _YamlLoader
@@ -322,7 +326,7 @@ def render_model(
     for parent in {path.parent for path in texts}:
         parent.mkdir(parents=True, exist_ok=True)
     for path, text in texts.items():
-        _write_atomic(path, text)
+        write_if_changed(path, text.encode("utf-8"))
     return RenderResult(model.id, profile, folder, list(texts), approximations, list(context.notes), context)
 
 
@@ -384,22 +388,3 @@ def _render_checked(env: jinja2.Environment, output: Output, context: DeployCont
 
 def _one_line(exc: Exception) -> str:
     return " ".join(str(exc).split())
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    """Publish `text` at `path` via a temp file in the same folder; leave identical files alone."""
-    data = text.encode("utf-8")
-    try:
-        if path.read_bytes() == data:
-            return
-    except OSError:
-        pass
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-

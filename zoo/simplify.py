@@ -22,7 +22,8 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from zoo.converters.common import atomic_path, read_metadata, set_metadata
+from zoo.atomic import atomic_path
+from zoo.converters.common import read_metadata, set_metadata
 
 #: Seconds onnxsim may take before the raw graph is kept instead (env ZOO_SIMPLIFY_TIMEOUT overrides).
 DEFAULT_TIMEOUT = 600.0

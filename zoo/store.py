@@ -37,6 +37,7 @@ from typing import IO, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from zoo.atomic import atomic_writer
 from zoo.errors import StoreError
 from zoo.record import OutputFile, read_records
 
@@ -109,25 +110,6 @@ def sha256_file(path: Path) -> tuple[str, int]:
             digest.update(chunk)
             size += len(chunk)
     return digest.hexdigest(), size
-
-
-@contextlib.contextmanager
-def atomic_writer(target: Path, mode: str = "w") -> Iterator[IO[Any]]:
-    """Open a temp file beside `target`; on success it replaces `target`, on error it vanishes.
-
-    The file gets the permissions `open()` would give it (mkstemp's are private).
-    """
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
-            yield handle
-        os.chmod(tmp, 0o666 & ~_UMASK)
-        os.replace(tmp, target)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
 
 
 class Store:

@@ -140,8 +140,8 @@ def compare(expected: np.ndarray, actual: np.ndarray, names: list[str], atol: fl
     cosine = np.where(norms > 0, (expected * actual).sum(axis=1) / np.where(norms > 0, norms, 1.0), 1.0)
     limits = atol + FP32_NOISE * np.abs(expected).max(axis=1)
     k = min(TOP_K, expected.shape[1])
-    top1 = [_agrees(e, a, 1, limit) for e, a, limit in zip(expected, actual, limits)]
-    topk = [_agrees(e, a, k, limit) for e, a, limit in zip(expected, actual, limits)]
+    top1 = [_agrees(e, a, 1, limit) for e, a, limit in zip(expected, actual, limits, strict=True)]
+    topk = [_agrees(e, a, k, limit) for e, a, limit in zip(expected, actual, limits, strict=True)]
     ratios = abs_err / limits
     worst = int(np.argmax(ratios))
     return Parity(

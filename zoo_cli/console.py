@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import sys
+
 from rich.console import Console
 from rich.markup import escape
-
-import sys
 
 # Off a terminal (pipes, CI logs) rich would fold tables to 80 columns; give them room.
 _WIDTH = None if sys.stdout.isatty() else 200

@@ -12,15 +12,13 @@ Framework imports (torch, paddle, onnx) stay inside functions: importing this mo
 
 from __future__ import annotations
 
-import os
-import tempfile
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
 from zoo.manifest import Model
 
@@ -237,17 +235,3 @@ def first_line(exc: BaseException) -> str:
     """The first line of an exception's message, for error messages that stay readable."""
     text = str(exc).strip() or type(exc).__name__
     return text.splitlines()[0]
-
-
-@contextmanager
-def atomic_path(target: Path) -> Iterator[Path]:
-    """Yield a temp path in `target`'s folder; on success rename it onto `target`, else delete it."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}-", suffix=".tmp")
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)

@@ -12,9 +12,9 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from zoo.atomic import atomic_path
 from zoo.converters.common import (
     ConvertResult,
-    atomic_path,
     io_names,
     opset_of,
     ort_session,

@@ -27,9 +27,9 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from zoo.atomic import atomic_path
 from zoo.converters.common import (
     ConvertResult,
-    atomic_path,
     calibration_batch,
     check_fits,
     first_line,
@@ -198,7 +198,7 @@ def _calibrate_batchnorm(layer: Any, model: Model, seed: int) -> None:
     layer.train()
     with paddle.no_grad():
         layer(paddle.to_tensor(calibration_batch(model, seed)))
-    for norm, momentum in zip(norms, momenta):
+    for norm, momentum in zip(norms, momenta, strict=True):
         norm._momentum = momentum
         norm._variance.set_value(paddle.clip(norm._variance, min=1.0))  # never amplify: see calibration_batch
     layer.eval()
@@ -322,7 +322,7 @@ def _restore_leaky_slopes(program: Path, proto: Any) -> None:
             f"{program}: {len(slopes)} leaky_relu ops but {len(nodes)} LeakyRelu nodes after paddle2onnx; "
             "cannot restore their slopes"
         )
-    for node, slope in zip(nodes, slopes):
+    for node, slope in zip(nodes, slopes, strict=True):
         kept = [a for a in node.attribute if a.name != "alpha"]
         del node.attribute[:]
         node.attribute.extend([*kept, onnx.helper.make_attribute("alpha", slope)])

@@ -16,11 +16,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo.atomic import atomic_path
 from zoo.converters.common import (
     TORCH_INPUT,
     TORCH_OUTPUT,
     ConvertResult,
-    atomic_path,
     calibration_batch,
     check_fits,
     first_line,
@@ -197,7 +197,7 @@ def calibrate_batchnorm(module: torch.nn.Module, model: Model, seed: int) -> Non
     module.train()
     with torch.no_grad():
         module(torch.from_numpy(calibration_batch(model, seed)))
-    for norm, momentum in zip(norms, momenta):
+    for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
         norm.running_var.clamp_(min=1.0)  # never amplify: see calibration_batch
     module.eval()

@@ -1,0 +1,55 @@
+"""Publishing files atomically: write a temp file beside the target, then rename it onto it.
+
+A reader sees the old file or the new one, never half of one, and a crash (even `kill -9`)
+leaves at most a hidden temp file behind. Every file zoo publishes goes through here.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+def new_file_mode() -> int:
+    """The permissions `open()` gives a new file (mkstemp's temp files are private)."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    return 0o666 & ~umask
+
+
+@contextmanager
+def atomic_path(target: Path) -> Iterator[Path]:
+    """Yield a temp path beside `target`; on success it replaces `target`, on error it vanishes."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+        os.chmod(tmp, new_file_mode())
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+@contextmanager
+def atomic_writer(target: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Open a temp file beside `target` for writing (text is UTF-8); publish it on success."""
+    with atomic_path(target) as tmp, open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+        yield handle
+
+
+def write_if_changed(path: Path, data: bytes) -> bool:
+    """Publish `data` at `path` unless the file already holds exactly it; say whether it wrote."""
+    try:
+        if path.read_bytes() == data:
+            return False
+    except OSError:
+        pass
+    with atomic_writer(path, "wb") as handle:
+        handle.write(data)
+    return True
