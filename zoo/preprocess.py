@@ -1,19 +1,22 @@
 """Numbers derived from a model's preprocessing, and the reference pipeline that applies it.
 
 Derived numbers (resize size, crop offsets, float16 statistics) are what the deployment
-files and `zoo show` print; the pipeline is what validation and evaluation feed the
-network. Both follow the source libraries' rules exactly (timm/torchvision): the resize
-size is floored, crop offsets use Python's half-to-even `round`.
+files and `zoo show` print (timm/torchvision rules: the resize size is floored, crop offsets
+use Python's half-to-even `round`); the source pipeline is what validation and evaluation
+feed the network, following each source library's own rules (`SOURCE_RULES`).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from zoo.manifest import Color, CropMode, Model, Preprocess, ValueRange
+from zoo.errors import ZooError
+from zoo.manifest import Color, CropMode, Interpolation, Library, Model, Preprocess, ResizeBackend, ValueRange
 
 if TYPE_CHECKING:
     import numpy as np
@@ -97,64 +100,175 @@ def _map3(fn, values):  # type: ignore[no-untyped-def]
 _PIL_FILTERS = {"nearest": 0, "lanczos": 1, "bilinear": 2, "bicubic": 3}
 
 
+# Source pipeline --------------------------------------------------------------------------
+#
+# What each source library's own eval transform feeds the network. The libraries agree on the
+# steps (resize the shorter side, center crop, scale to 0..1, normalise) but not on their
+# arithmetic, so the differences live in one table, `SOURCE_RULES`, keyed by `source.library`;
+# the resize filter comes from `preprocess.resize_backend` and `preprocess.interpolation`.
+
+
+@dataclass(frozen=True)
+class SourceRules:
+    """The arithmetic of one library's eval transform, where the libraries disagree."""
+
+    #: center mode: (image width, image height, preprocess, input height, input width) -> resized (w, h)
+    resized_size: Callable[[int, int, Preprocess, int, int], tuple[int, int]]
+    #: (resized side, cropped side) -> index of the first pixel kept
+    crop_offset: Callable[[int, int], int]
+    #: float32 pixels on 0..255 -> 0..1
+    unit_scale: Callable[[np.ndarray], np.ndarray]
+
+
+def _shorter_side(pre: Preprocess, height: int, width: int) -> int:
+    """The shorter-side length PaddleClas' `resize_short` and mmpretrain's `ResizeEdge` are given."""
+    return pre.resize if pre.resize is not None else min(scale_size(pre, height, width))
+
+
+def _truncate_longer(w: int, h: int, short: int) -> tuple[int, int]:
+    """The shorter side becomes `short`, the longer one `int(short * long / shorter)` (truncated)."""
+    if w <= h:
+        return short, int(short * h / w)
+    return int(short * w / h), short
+
+
+def _keep_ratio(w: int, h: int, target_h: int, target_w: int, *, fit_longest: bool) -> tuple[int, int]:
+    """timm `ResizeKeepRatio`: one ratio for both sides so that the image covers the target
+    (`fit_longest=False`) or fits inside it (border mode); sides rounded."""
+    ratios = (h / target_h, w / target_w)
+    ratio = max(ratios) if fit_longest else min(ratios)
+    return round(w / ratio), round(h / ratio)
+
+
+def _torchvision_size(w: int, h: int, pre: Preprocess, height: int, width: int) -> tuple[int, int]:
+    """torchvision `Resize(int)` for a square target; timm's `ResizeKeepRatio` for another one."""
+    target_h, target_w = scale_size(pre, height, width)
+    if target_h == target_w:
+        return _truncate_longer(w, h, target_h)
+    return _keep_ratio(w, h, target_h, target_w, fit_longest=False)
+
+
+def _mmcv_size(w: int, h: int, pre: Preprocess, height: int, width: int) -> tuple[int, int]:
+    """mmpretrain `ResizeEdge(scale, edge='short')` (mmcls 0.x `Resize(size=(scale, -1))`)."""
+    return _truncate_longer(w, h, _shorter_side(pre, height, width))
+
+
+def _paddle_size(w: int, h: int, pre: Preprocess, height: int, width: int) -> tuple[int, int]:
+    """PaddleClas `ResizeImage(resize_short)`: both sides times `resize_short / shorter`, each
+    rounded with Python's `round` (so the longer side is rounded, not truncated)."""
+    percent = float(_shorter_side(pre, height, width)) / min(w, h)
+    return int(round(w * percent)), int(round(h * percent))
+
+
+def _floor_offset(outer: int, inner: int) -> int:
+    """PaddleClas `CropImage`: `(outer - inner) // 2`."""
+    return (outer - inner) // 2
+
+
+def _divide_by_255(array: np.ndarray) -> np.ndarray:
+    """torchvision `ToTensor`: `x / 255`."""
+    import numpy as np
+
+    return array / np.float32(255.0)
+
+
+def _times_reciprocal_255(array: np.ndarray) -> np.ndarray:
+    """PaddleClas `NormalizeImage(scale=1.0/255.0)`: `x * float32(1/255)`, which can differ from
+    `x / 255` in the last bit."""
+    import numpy as np
+
+    return array * np.float32(1.0 / 255.0)
+
+
+_TORCHVISION_RULES = SourceRules(_torchvision_size, crop_offset, _divide_by_255)
+
+#: Each library's eval transform, as its source code computes it (the tests compare with it).
+SOURCE_RULES: dict[Library, SourceRules] = {
+    Library.timm: _TORCHVISION_RULES,  # timm's eval transform is built of torchvision transforms
+    Library.torchvision: _TORCHVISION_RULES,
+    Library.python: _TORCHVISION_RULES,
+    Library.onnx: _TORCHVISION_RULES,
+    # mmpretrain ResizeEdge + mmcv CenterCrop (`int(round(...))`) + ClsDataPreprocessor (x - mean) / std
+    Library.mmcls: SourceRules(_mmcv_size, crop_offset, _divide_by_255),
+    # PaddleClas ResizeImage + CropImage + NormalizeImage
+    Library.ppcls: SourceRules(_paddle_size, _floor_offset, _times_reciprocal_255),
+}
+
+
 def source_pipeline(image: Image.Image, model: Model) -> np.ndarray:
     """Preprocess a PIL image exactly as the source library's eval transform does.
 
-    Returns a float32 CHW array (no batch axis): resize (shorter side, squash or
-    keep-ratio by `crop_mode`), center crop, scale to the model's value range,
-    normalise, and reorder channels for BGR-trained models.
+    Returns a float32 CHW array (no batch axis): resize (shorter side, squash or keep-ratio by
+    `crop_mode`), center crop, scale to the model's value range, normalise, and reorder
+    channels for BGR-trained models. Size rounding, crop offsets and the 0..1 scaling follow
+    `SOURCE_RULES[model.source.library]`; squash and border mode follow timm for every library.
+
+    The resize filter follows `resize_backend`: `pil` is Pillow itself (what torchvision, timm,
+    mmcv's `pillow` backend and PaddleClas' `pil` backend call); `cv2` is OpenCV's 8-bit
+    `INTER_LINEAR` or `INTER_CUBIC` emulated in numpy (`resize_bilinear_cv`,
+    `resize_bicubic_cv`), so OpenCV is not needed.
+
+    The one remaining difference is decoding: the image arrives decoded by Pillow, while
+    PaddleClas and mmpretrain decode with OpenCV; two libjpeg builds may differ by a few
+    levels on some JPEG pixels. From the same RGB pixels on, the result equals the source
+    library's (tests/test_source_pipeline.py).
     """
     import numpy as np
 
     pre = model.preprocess
+    rules = SOURCE_RULES[model.source.library]
+    resize = _resizer(model)
     _, height, width = model.input_size
-    resample = _PIL_FILTERS[pre.interpolation.value]
-    image = image.convert("RGB")
+    pixels = np.asarray(image.convert("RGB"))
+    image_h, image_w = pixels.shape[:2]
     target_h, target_w = scale_size(pre, height, width)
     if pre.crop_mode == CropMode.squash:
-        image = image.resize((target_w, target_h), resample)
+        new_w, new_h = target_w, target_h
     elif pre.crop_mode == CropMode.border:
-        image = _resize_keep_ratio(image, target_h, target_w, resample, fit_longest=True)
-        image = _pad_to(image, height, width, _border_fill(pre))
-    elif target_h == target_w:
-        image = _resize_shorter(image, target_h, resample)
+        new_w, new_h = _keep_ratio(image_w, image_h, target_h, target_w, fit_longest=True)
     else:
-        image = _resize_keep_ratio(image, target_h, target_w, resample, fit_longest=False)
-    left = crop_offset(image.width, width)
-    top = crop_offset(image.height, height)
-    image = image.crop((left, top, left + width, top + height))
-    array = np.asarray(image, dtype=np.float32)
+        new_w, new_h = rules.resized_size(image_w, image_h, pre, height, width)
+    if (new_h, new_w) != (image_h, image_w):  # every library leaves an image of the right size alone
+        pixels = resize(pixels, new_h, new_w)
+    if pre.crop_mode == CropMode.border:
+        pixels = _pad_to(pixels, height, width, _border_fill(pre))
+    elif new_h < height or new_w < width:
+        raise ZooError(
+            f"{model.id}: the image resized to {new_w}x{new_h} is smaller than the {width}x{height} input; "
+            "preprocess.resize must be at least the input size"
+        )
+    top = rules.crop_offset(pixels.shape[0], height)
+    left = rules.crop_offset(pixels.shape[1], width)
+    array = pixels[top : top + height, left : left + width].astype(np.float32)
     if pre.value_range == ValueRange.unit:
-        array = array / np.float32(255.0)
+        array = rules.unit_scale(array)
     array = (array - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)
     if pre.color == Color.BGR:
         array = array[..., ::-1]
     return np.ascontiguousarray(array.transpose(2, 0, 1), dtype=np.float32)
 
 
-def _resize_shorter(image: Image.Image, target: int, resample: int) -> Image.Image:
-    """torchvision `Resize(int)`: the shorter side becomes `target`, the longer one is truncated."""
-    w, h = image.size
-    short, long = (w, h) if w <= h else (h, w)
-    new_short, new_long = target, int(target * long / short)
-    new_w, new_h = (new_short, new_long) if w <= h else (new_long, new_short)
-    if (new_w, new_h) == (w, h):
-        return image
-    return image.resize((new_w, new_h), resample)
+def _resizer(model: Model) -> Callable[[np.ndarray, int, int], np.ndarray]:
+    """`(uint8 HWC pixels, height, width) -> pixels` with the filter `model`'s source uses."""
+    pre = model.preprocess
+    if pre.resize_backend == ResizeBackend.pil:
+        return functools.partial(_resize_pil, resample=_PIL_FILTERS[pre.interpolation.value])
+    opencv = {Interpolation.bilinear: resize_bilinear_cv, Interpolation.bicubic: resize_bicubic_cv}
+    if pre.interpolation not in opencv:
+        raise ZooError(
+            f"{model.id}: preprocess.interpolation `{pre.interpolation.value}` with resize_backend `cv2` "
+            f"has no OpenCV emulation (known: {', '.join(i.value for i in opencv)}); "
+            "use one of those, or resize_backend `pil` if the source resizes with Pillow"
+        )
+    return opencv[pre.interpolation]
 
 
-def _resize_keep_ratio(
-    image: Image.Image, target_h: int, target_w: int, resample: int, *, fit_longest: bool
-) -> Image.Image:
-    """timm `ResizeKeepRatio`: scale both sides by one ratio so that the image covers the target
-    (`fit_longest=False`, center mode with a non-square target) or fits inside it (border mode)."""
-    w, h = image.size
-    ratios = (h / target_h, w / target_w)
-    ratio = max(ratios) if fit_longest else min(ratios)
-    new_h, new_w = round(h / ratio), round(w / ratio)
-    if (new_w, new_h) == (w, h):
-        return image
-    return image.resize((new_w, new_h), resample)
+def _resize_pil(pixels: np.ndarray, height: int, width: int, *, resample: int) -> np.ndarray:
+    """Pillow's resize of uint8 HWC pixels (what torchvision does to a PIL image)."""
+    import numpy as np
+    from PIL import Image as PILImage
+
+    return np.asarray(PILImage.fromarray(pixels).resize((width, height), resample))
 
 
 def _border_fill(pre: Preprocess) -> tuple[int, int, int]:
@@ -163,14 +277,18 @@ def _border_fill(pre: Preprocess) -> tuple[int, int, int]:
     return (round(pre.mean[0] * scale), round(pre.mean[1] * scale), round(pre.mean[2] * scale))
 
 
-def _pad_to(image: Image.Image, height: int, width: int, fill: tuple[int, int, int]) -> Image.Image:
-    """Pad with `fill` so that a crop of `height x width` fits (timm's `CenterCropOrPad`)."""
-    from PIL import Image as PILImage
+def _pad_to(pixels: np.ndarray, height: int, width: int, fill: tuple[int, int, int]) -> np.ndarray:
+    """Pad with `fill`, image centred (left/top pad floored), so that a crop of `height x width`
+    fits (timm's `CenterCropOrPad`)."""
+    import numpy as np
 
-    if image.width >= width and image.height >= height:
-        return image
-    canvas = PILImage.new("RGB", (max(width, image.width), max(height, image.height)), fill)
-    canvas.paste(image, ((canvas.width - image.width) // 2, (canvas.height - image.height) // 2))
+    h, w = pixels.shape[:2]
+    if h >= height and w >= width:
+        return pixels
+    canvas = np.empty((max(height, h), max(width, w), 3), np.uint8)
+    canvas[...] = fill
+    top, left = (canvas.shape[0] - h) // 2, (canvas.shape[1] - w) // 2
+    canvas[top : top + h, left : left + w] = pixels
     return canvas
 
 
@@ -285,13 +403,21 @@ def resize_bilinear_cv(pixels: np.ndarray, height: int, width: int) -> np.ndarra
     return out if pixels.ndim == 3 else out[..., 0]
 
 
-def _cv_linear_weights(src: int, dst: int, *, clamp_weights: bool):  # type: ignore[no-untyped-def]
-    """Source indices and fixed-point weights of OpenCV's linear interpolation along one axis."""
+def _cv_positions(src: int, dst: int):  # type: ignore[no-untyped-def]
+    """Where OpenCV samples along one axis (half-pixel centres, float32): the source index
+    at or left of each output pixel, and the float32 fraction past it."""
     import numpy as np
 
     position = ((np.arange(dst) + 0.5) * (src / dst) - 0.5).astype(np.float32)
     first = np.floor(position).astype(np.int64)
-    fraction = position - first.astype(np.float32)
+    return first, position - first.astype(np.float32)
+
+
+def _cv_linear_weights(src: int, dst: int, *, clamp_weights: bool):  # type: ignore[no-untyped-def]
+    """Source indices and fixed-point weights of OpenCV's linear interpolation along one axis."""
+    import numpy as np
+
+    first, fraction = _cv_positions(src, dst)
     if clamp_weights:
         below, above = first < 0, first >= src - 1
         fraction[below | above] = 0
@@ -301,6 +427,61 @@ def _cv_linear_weights(src: int, dst: int, *, clamp_weights: bool):  # type: ign
     w1 = np.round(fraction.astype(np.float64) * _CV_COEF_SCALE).astype(np.int64)
     w0 = np.round((1 - fraction).astype(np.float64) * _CV_COEF_SCALE).astype(np.int64)
     return first, second, w0, w1
+
+
+#: Output values per row that OpenCV's vertical cubic pass computes in float32 vectors of this
+#: many lanes (128-bit SIMD, int16 lanes); the remainder of each row takes its integer path.
+_CV_CUBIC_LANES = 8
+
+
+def resize_bicubic_cv(pixels: np.ndarray, height: int, width: int) -> np.ndarray:
+    """OpenCV's 8-bit `INTER_CUBIC` resize as its reference C++ code computes it, in numpy.
+
+    Half-pixel centres, Keys' cubic with a = -0.75 evaluated in float32, four taps clamped
+    at the borders, no smoothing when shrinking. Weights are rounded to 1/2048 and the
+    horizontal pass stays in integers; the vertical pass is computed per row in float32 as
+    `S0*b0 + (S1*b1 + (S2*b2 + S3*b3))`, rounded half to even, except the last
+    `row length % 8` values, which take OpenCV's integer path `(sum + 2**21) >> 22`.
+    This is bit for bit what `cv2.resize` returns with `cv2.setUseOptimized(False)`. With
+    its optimised paths on (the default; the opencv-python wheels carry Intel IPP and
+    CPU-dispatched code), OpenCV computes cubic resizing in floating point and differs from
+    this by at most 1 level on about 3% of the pixels. The tests compare with both.
+    """
+    import numpy as np
+
+    src_h, src_w = pixels.shape[:2]
+    columns, column_weights = _cv_cubic_taps(src_w, width)
+    lines, line_weights = _cv_cubic_taps(src_h, height)
+    wide = pixels.astype(np.int64).reshape(src_h, src_w, -1)
+    rows = sum(wide[:, columns[:, k]] * column_weights[None, :, k, None] for k in range(4))
+    taps = rows[lines].reshape(height, 4, -1)  # (out rows, 4 source rows, width * channels)
+    beta = line_weights.astype(np.float32) * np.float32(1.0 / _CV_COEF_SCALE**2)
+    total = taps[:, 3].astype(np.float32) * beta[:, 3, None]
+    for k in (2, 1, 0):
+        total = taps[:, k].astype(np.float32) * beta[:, k, None] + total
+    out = np.rint(total).astype(np.int64)
+    vectorised = taps.shape[2] // _CV_CUBIC_LANES * _CV_CUBIC_LANES
+    integer = np.einsum("rkx,rk->rx", taps[:, :, vectorised:], line_weights)
+    out[:, vectorised:] = (integer + (1 << 21)) >> 22
+    out = np.clip(out, 0, 255).astype(np.uint8).reshape(height, width, -1)
+    return out if pixels.ndim == 3 else out[..., 0]
+
+
+def _cv_cubic_taps(src: int, dst: int):  # type: ignore[no-untyped-def]
+    """Source indices (4 per output pixel, clamped to the image) and fixed-point weights of
+    OpenCV's cubic interpolation along one axis (`interpolateCubic`, float32 arithmetic)."""
+    import numpy as np
+
+    first, x = _cv_positions(src, dst)
+    a, one = np.float32(-0.75), np.float32(1.0)
+    two, three, four, five, eight = (np.float32(v) for v in (2, 3, 4, 5, 8))
+    w0 = ((a * (x + one) - five * a) * (x + one) + eight * a) * (x + one) - four * a
+    w1 = ((a + two) * x - (a + three)) * x * x + one
+    w2 = ((a + two) * (one - x) - (a + three)) * (one - x) * (one - x) + one
+    w3 = one - w0 - w1 - w2
+    weights = np.rint(np.stack([w0, w1, w2, w3], axis=1) * np.float32(_CV_COEF_SCALE)).astype(np.int64)
+    indices = np.clip(first[:, None] + np.arange(-1, 3)[None, :], 0, src - 1)
+    return indices, weights
 
 
 def _normalise_fp16(pixels: np.ndarray, spec: DeploySpec) -> np.ndarray:
