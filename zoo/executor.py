@@ -484,6 +484,8 @@ class _Worker:
                                        name="zoo-worker", daemon=True)
         self.process.start()
         child.close()
+        self._stopping = threading.Lock()
+        self._stopped = False
 
     def call(self, task: tuple[Any, ...]) -> StepResult:
         try:
@@ -503,6 +505,12 @@ class _Worker:
         raise WorkerDied(f"the worker process died ({_describe_exit(self.process.exitcode)})")
 
     def stop(self) -> None:
+        """Kill the process and close the pipe, once: an interrupt (`close`) and the thread whose
+        step it ended both stop the worker, and closing a pipe twice closes a stranger's fd."""
+        with self._stopping:
+            if self._stopped:
+                return
+            self._stopped = True
         if self.process.is_alive():
             self.process.kill()
         self.process.join(timeout=5)
