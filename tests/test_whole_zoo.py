@@ -1,6 +1,6 @@
 """The whole shipped zoo through `zoo sync --random-weights`, then the docs from its records.
 
-Slow (every seed architecture is built, exported, simplified and validated: about 15 min on
+Slow (every seed architecture is built, exported, simplified and validated: about 6 min on
 2 cores), so it is deselected by default: run it with `pytest -m slow`.
 """
 
