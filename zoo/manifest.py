@@ -6,8 +6,10 @@ are kept as `Decimal` exactly as written, so that generated tables reproduce the
 documents digit for digit (``0.5720`` stays ``0.5720``).
 
 Conventions (stated once, used everywhere):
-- accuracy is stored in **percent**; each accuracy block says the unit it was *written* in
-  (``unit: fraction`` for ``0.8203``, ``unit: percent`` for ``80.062``) and is converted on input;
+- accuracy is compared, listed and plotted in **percent**: each accuracy block must say the
+  unit it is written in (``unit: fraction`` for ``0.8203``, ``unit: percent`` for ``80.062``);
+  the digits are kept as written (so pages can reproduce the source) and `Accuracy.percent`
+  is the one conversion everything else reads;
 - FLOPs in GFLOPs (``flops_g``), parameters in millions (``params_m``), latency in milliseconds;
 - ``mean``/``std`` are on the scale named by ``value_range`` (``0..1`` or ``0..255``);
 - ``input_size`` is ``[C, H, W]``; a bare integer ``S`` means ``[3, S, S]``.
@@ -271,7 +273,7 @@ class Preprocess(Strict):
 
 
 class Accuracy(Strict):
-    """Top-1/top-5 on the evaluation set. Stored in percent; `unit` says how it was written."""
+    """Top-1/top-5 on the evaluation set, as written in `unit`; read `percent()` to compare."""
 
     top1: Decimal | None = None
     top5: Decimal | None = None
@@ -279,7 +281,7 @@ class Accuracy(Strict):
     source: str | None = Field(None, description="Where the numbers come from (URL or document).")
 
     @model_validator(mode="after")
-    def _normalise(self) -> Accuracy:
+    def _values_fit_unit(self) -> Accuracy:
         scale = 100 if self.unit == AccuracyUnit.fraction else 1
         for name in ("top1", "top5"):
             value = getattr(self, name)
