@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from tests.fault_server import Fault, FaultServer
-from zoo.catalog import load_catalog
+from zoo.catalog import load_catalog, manifest_files
 from zoo.lockfile import Pin, lock_path, write_pins
 
 DATA_A = os.urandom(400_000)
@@ -242,3 +242,12 @@ def test_lock_files_are_not_loaded_as_manifests(tmp_path: Path) -> None:
     catalog = load_catalog([tmp_path])
     assert lock_path(manifest) not in catalog.files and not catalog.problems
     assert catalog.models["timm/small_a"].weights.sha256 == SHA_A  # type: ignore[union-attr]
+
+
+def test_naming_a_lock_file_lints_the_manifest_it_pins(tmp_path: Path) -> None:
+    manifest = write_manifest(tmp_path, "https://example.org/a.pth", "https://example.org/b.pth")
+    write_pins(lock_path(manifest), {"timm/small_a": Pin("https://example.org/a.pth", "0" * 63, 5)}, manifest.name)
+    catalog = load_catalog(files=manifest_files([lock_path(manifest)]))
+    assert catalog.files == [manifest]
+    (problem,) = catalog.problems
+    assert problem.file == lock_path(manifest) and "64 lowercase hex" in problem.message

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ValidationError
 
 from zoo.errors import ManifestError, Problem, SelectionError
 from zoo.located_yaml import LocatedDocument, dotted, load_located
-from zoo.lockfile import apply_locks, is_lock_file
+from zoo.lockfile import apply_locks, is_lock_file, manifest_of
 from zoo.manifest import Family, Model, deep_merge
 
 #: The zoo's own manifests, shipped inside the package.
@@ -127,7 +127,8 @@ def manifest_files(paths: Iterable[Path]) -> list[Path]:
             files += sorted(p for p in path.rglob("*")
                             if p.suffix in (".yaml", ".yml") and p.is_file() and not is_lock_file(p))
         elif path.is_file():
-            files.append(path)
+            # naming a lock file means the manifest it pins (which applies it when loaded)
+            files.append(manifest_of(path) if is_lock_file(path) else path)
     return files
 
 

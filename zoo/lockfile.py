@@ -58,6 +58,11 @@ def is_lock_file(path: Path) -> bool:
     return path.name.endswith(LOCK_SUFFIX)
 
 
+def manifest_of(lock_file: Path) -> Path:
+    """The manifest a lock file pins (`cspnet.lock.yaml` -> `cspnet.yaml`)."""
+    return lock_file.with_name(lock_file.name.removesuffix(LOCK_SUFFIX) + ".yaml")
+
+
 def read_pins(lock_file: Path) -> tuple[dict[str, Pin], list[Problem], dict[str, tuple[int, int]]]:
     """(pins by model id, problems, position of each entry); a missing file has no pins."""
     if not lock_file.exists():
