@@ -51,6 +51,14 @@ def test_show_json_has_derived_numbers(tmp_path: Path) -> None:
     assert doc["weights"]["hash_prefix"] == "d3e8d487"
 
 
+def test_show_prints_numbers_with_their_written_digits(tmp_path: Path) -> None:
+    write(tmp_path, VALID)
+    result = zoo("--manifests", str(tmp_path), "show", "timm/demo_cspx50")
+    assert result.returncode == 0, result.stderr
+    assert "top1: 80.050" in result.stdout and "unit: percent" in result.stdout
+    assert "input_size: [3, 224, 224]" in result.stdout and "crop_pct: 0.875" in result.stdout
+
+
 def test_show_unknown_model_is_a_clean_error(tmp_path: Path) -> None:
     write(tmp_path, VALID)
     result = zoo("--manifests", str(tmp_path), "show", "timm/demo_csp5")

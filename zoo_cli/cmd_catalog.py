@@ -109,6 +109,7 @@ def show(ctx: click.Context, patterns: tuple[str, ...], as_json: bool) -> None:
         return
     import yaml
 
+    dumper = _manifest_dumper()
     for m, doc in zip(models, documents, strict=True):
         out.rule(f"[bold]{m.id}[/]")
         d = doc["derived"]
@@ -118,7 +119,24 @@ def show(ctx: click.Context, patterns: tuple[str, ...], as_json: bool) -> None:
             f"crop at x={d['crop_x']} y={d['crop_y']}; mean fp16 {list(d['mean_fp16'])}, "
             f"std fp16 {list(d['std_fp16'])}; bits {list(d['mean_bits'])} / {list(d['std_bits'])}"
         )
-        out.print(yaml.safe_dump(json.loads(to_json(doc)), sort_keys=False, allow_unicode=True), markup=False)
+        out.print(yaml.dump(doc, Dumper=dumper, sort_keys=False, allow_unicode=True,
+                            default_flow_style=None, width=120), markup=False)
+
+
+def _manifest_dumper() -> type:
+    """A YAML dumper that prints resolved manifests as they are written: reported numbers with
+    their digits (`17.50`, not `17.5`), enums by value, tuples as lists."""
+    from enum import Enum
+
+    import yaml
+
+    class ManifestDumper(yaml.SafeDumper):
+        pass
+
+    ManifestDumper.add_representer(Decimal, lambda d, v: d.represent_scalar("tag:yaml.org,2002:float", str(v)))
+    ManifestDumper.add_representer(tuple, lambda d, v: d.represent_list(v))
+    ManifestDumper.add_multi_representer(Enum, lambda d, v: d.represent_str(v.value))
+    return ManifestDumper
 
 
 @click.command()
