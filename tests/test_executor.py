@@ -295,6 +295,8 @@ def test_one_download_for_two_processes_and_resume_after_kill_9(tmp_path: Path, 
     record = read_record(fresh / "out" / "timm-alpha")
     assert record is not None and record.steps["fetch"].metrics["resumed_bytes"] > (1 << 20)
     assert record.steps["build"].status == "ran"
+    # off a terminal a download is not silent: one line names the file, its size and the resume
+    assert "fetched slow_weights.pth (3.1 MB" in again.stderr and "resumed at" in again.stderr, again.stderr
 
 
 def zoo(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:

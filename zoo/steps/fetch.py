@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -59,7 +60,9 @@ class FetchStep(Step):
             mirrors=(*options.weights_from, *weights.mirrors),
             offline=options.offline,
             require_pinned=options.require_pinned,
-            progress=False,  # the run's own display shows the step; two live bars would fight
+            # on a terminal the run's live display shows the step (two live bars would fight);
+            # elsewhere, one line per retry and per file, so a long download is not silent
+            progress=False if sys.stderr.isatty() else None,
         )
         target = workdir / name
         os.replace(result.path, target)
