@@ -91,3 +91,14 @@ def test_light_commands_import_no_heavy_framework(tmp_path: Path) -> None:
     for args in (["list"], ["show", "timm/demo_csp50"], ["lint"], ["schema"]):
         result, imported = zoo_imports("--manifests", str(tmp_path), *args, watch=(*HEAVY, "matplotlib"))
         assert result.returncode == 0 and imported == [], (args, imported, result.stderr[-500:])
+
+
+def test_file_system_refusal_is_a_message_not_a_traceback(tmp_path: Path) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a folder")
+    result = zoo("docs", "--out", str(blocker / "docs"))
+    assert result.returncode == 1
+    assert f"Not a directory: {blocker / 'docs'}" in result.stderr and "permissions" in result.stderr
+    assert "Traceback" not in result.stderr
+    debug = zoo("--debug", "docs", "--out", str(blocker / "docs"))
+    assert "Traceback" in debug.stderr and "NotADirectoryError" in debug.stderr

@@ -85,10 +85,19 @@ def main(argv: list[str] | None = None) -> None:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         sys.exit(1)
-    except ZooError as exc:
+    except (ZooError, OSError) as exc:  # a user mistake, or the file system said no
         if "--debug" in (argv if argv is not None else sys.argv):
             raise
         from zoo_cli.console import error
 
-        error(str(exc))
-        sys.exit(exc.exit_code)
+        error(_describe(exc))
+        sys.exit(exc.exit_code if isinstance(exc, ZooError) else 1)
+
+
+def _describe(exc: Exception) -> str:
+    """A ZooError says what and where itself; an OSError gets its path and a hint."""
+    if not isinstance(exc, OSError):
+        return str(exc)
+    where = " -> ".join(str(f) for f in (exc.filename, exc.filename2) if f)
+    return (f"{exc.strerror or exc}{f': {where}' if where else ''} "
+            "(check the path and its permissions; --debug shows where it happened)")
