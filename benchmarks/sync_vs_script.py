@@ -18,11 +18,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench_support import timed
 
 SHIPPED_ID = "timm/cspresnet50"
 BENCH_NAME = "cspresnet50_bench"
@@ -43,15 +43,6 @@ with torch.no_grad():
     expected = model(x).numpy()
 assert np.abs(session.run(None, {"input": x.numpy()})[0] - expected).max() < 1e-4
 """
-
-
-def timed(argv: list[str], cwd: Path, env: dict[str, str] | None = None) -> float:
-    start = time.perf_counter()
-    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if done.returncode != 0:
-        sys.exit(f"command failed ({done.returncode}): {' '.join(argv)}\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
-    return seconds
 
 
 def bench_manifests(folder: Path) -> str:

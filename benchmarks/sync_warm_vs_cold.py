@@ -15,11 +15,11 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+from bench_support import timed
 
 TINY = ["test_resnet", "test_efficientnet", "test_convnext", "test_byobnet"]
 
@@ -41,15 +41,6 @@ def tiny_manifest(folder: Path) -> Path:
     return path
 
 
-def timed(argv: list[str], env: dict[str, str], cwd: Path) -> float:
-    start = time.perf_counter()
-    result = subprocess.run(argv, env=env, cwd=cwd, capture_output=True, text=True, check=False)
-    seconds = time.perf_counter() - start
-    if result.returncode != 0:
-        sys.exit(f"command failed ({result.returncode}): {' '.join(argv)}\n{result.stderr[-2000:]}")
-    return seconds
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--manifests", type=Path, help="Manifest folder (default: a generated tiny family).")
@@ -64,10 +55,10 @@ def main() -> None:
         env = {**os.environ, "ZOO_HOME": str(work / "store")}
         argv = [sys.executable, "-m", "zoo_cli", "--manifests", str(manifests), "sync", *args.select,
                 "--random-weights", "-j", str(args.jobs), "--out", str(work / "out")]
-        cold = timed(argv, env, work)
-        warm_runs = [timed(argv, env, work) for _ in range(args.repeats)]
+        cold = timed(argv, work, env)
+        warm_runs = [timed(argv, work, env) for _ in range(args.repeats)]
         warm = statistics.median(warm_runs)
-        bare = statistics.median(timed([sys.executable, "-c", "pass"], env, work) for _ in range(3))
+        bare = statistics.median(timed([sys.executable, "-c", "pass"], work, env) for _ in range(3))
         models = len(list((work / "out").glob("*/record.json")))
 
     print(f"models synced          {models}")
