@@ -5,7 +5,7 @@ Each model runs convert -> simplify -> validate (the real steps, as `zoo sync` r
 its own fresh process, so the peak memory printed is that model's alone (ru_maxrss of the
 worker; the onnxsim child of the simplify step is reported separately, as the peak over
 that model's child processes). Params and GFLOPs are zoo's own (definitions in
-`zoo.measure`) next to the numbers the manifest reports from upstream.
+`zoo.measure.macs`) next to the numbers the manifest reports from upstream.
 
 Run: .venv/bin/python benchmarks/convert_all.py [--only GLOB] [--keep DIR]
 """
@@ -26,10 +26,10 @@ from typing import Any
 def convert_one(model: Any, root: str, results: Any) -> None:
     """Worker body: the three steps for one model; report times, metrics and peak memory."""
     from zoo.errors import ZooError
-    from zoo.steps.base import RunOptions, StepInputs
-    from zoo.steps.convert import ConvertStep
-    from zoo.steps.simplify import SimplifyStep
-    from zoo.steps.validate import ValidateStep
+    from zoo.pipeline.steps.base import RunOptions, StepInputs
+    from zoo.pipeline.steps.convert import ConvertStep
+    from zoo.pipeline.steps.simplify import SimplifyStep
+    from zoo.pipeline.steps.validate import ValidateStep
 
     options = RunOptions(random_weights=True, seed=0)
     report: dict[str, Any] = {"id": model.id, "error": None}
@@ -57,7 +57,7 @@ def main() -> int:
     parser.add_argument("--keep", type=Path, help="keep the outputs in this folder")
     args = parser.parse_args()
 
-    from zoo.catalog import load_catalog
+    from zoo.manifest.catalog import load_catalog
 
     models = [m for m in sorted(load_catalog().models.values(), key=lambda m: m.id) if fnmatch.fnmatch(m.id, args.only)]
     context = multiprocessing.get_context("spawn")
@@ -78,7 +78,7 @@ def main() -> int:
             print(f"    {report['error']}", flush=True)
     print(f"{len(models) - failures}/{len(models)} converted, simplified and validated (outputs in {root})")
     print("params: as the source framework counts; GFLOPs = 2 x MACs of Conv/ConvTranspose/Gemm/MatMul at batch 1 "
-          "(zoo.measure); 'reported' = the manifest's upstream numbers")
+          "(zoo.measure.macs); 'reported' = the manifest's upstream numbers")
     return 1 if failures else 0
 
 

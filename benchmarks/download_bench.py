@@ -27,7 +27,7 @@ import threading
 import time
 from pathlib import Path
 
-from zoo.fetch import fetch
+from zoo.store.fetch.download import fetch
 
 
 class SendfileServer:

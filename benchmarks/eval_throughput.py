@@ -24,10 +24,10 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from zoo.datasets import open_dataset, wnids  # noqa: E402
-from zoo.evaluate import evaluate  # noqa: E402
-from zoo.manifest import Model  # noqa: E402
-from zoo.preprocess import source_pipeline  # noqa: E402
+from zoo.manifest.schema import Model  # noqa: E402
+from zoo.measure.datasets import open_dataset, wnids  # noqa: E402
+from zoo.measure.evaluate import evaluate  # noqa: E402
+from zoo.measure.preprocess import source_pipeline  # noqa: E402
 
 
 def make_images(root: Path, count: int) -> None:
@@ -90,7 +90,7 @@ def main() -> None:
         model = export(args.arch, root / "model.onnx")
         samples = open_dataset(root / "val").samples
         evaluate(model, samples[: args.batch], root / "model.onnx", batch=args.batch)  # warm caches
-        from zoo.datasets import load_rgb
+        from zoo.measure.datasets import load_rgb
 
         inputs = np.stack([source_pipeline(load_rgb(s.path)[0], model) for s in samples])
         bare = zoo_eval = 0.0

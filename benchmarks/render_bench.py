@@ -20,9 +20,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from zoo.catalog import load_catalog, manifest_files
-from zoo.manifest import Model
-from zoo.render import PROFILES, render_all
+from zoo.deploy.render import PROFILES, render_all
+from zoo.manifest.catalog import load_catalog, manifest_files
+from zoo.manifest.schema import Model
 
 PER_FILE = 50
 VARIANTS = [

@@ -53,7 +53,7 @@ def bench_manifests(folder: Path) -> str:
     """
     import yaml
 
-    from zoo.catalog import load_catalog
+    from zoo.manifest.catalog import load_catalog
 
     model = load_catalog().models[SHIPPED_ID]
     entry = model.model_dump(mode="json", by_alias=True, exclude_none=True)
@@ -103,7 +103,7 @@ def sync_against_script(work: Path, repeats: int) -> None:
 
 
 def jobs_comparison(work: Path) -> None:
-    from zoo.catalog import load_catalog
+    from zoo.manifest.catalog import load_catalog
 
     models = [m for m in load_catalog().models.values() if m.reported.flops_g is not None]
     smallest = [m.id for m in sorted(models, key=lambda m: m.reported.flops_g or 0)[:4]]

@@ -9,8 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from zoo.manifest import Model
-from zoo.steps.base import RunOptions, StepInputs, StepResult
+from zoo.manifest.schema import Model
+from zoo.pipeline.steps.base import RunOptions, StepInputs, StepResult
 
 IMAGENET = {"crop_pct": 0.875, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 RANDOM = RunOptions(random_weights=True, seed=0)
@@ -33,14 +33,14 @@ def make_model(library: str, name: str, *, input_size: int = 64, num_classes: in
 
 
 def run_convert(model: Model, root: Path, options: RunOptions = RANDOM, weights: Path | None = None) -> StepResult:
-    from zoo.steps.convert import ConvertStep
+    from zoo.pipeline.steps.convert import ConvertStep
 
     fetched = {"fetch": {"weights": weights}} if weights is not None else {}
     return ConvertStep().run(model, StepInputs(fetched), _fresh(root / "convert"), options)
 
 
 def run_simplify(model: Model, root: Path, convert: StepResult, options: RunOptions = RANDOM) -> StepResult:
-    from zoo.steps.simplify import SimplifyStep
+    from zoo.pipeline.steps.simplify import SimplifyStep
 
     return SimplifyStep().run(model, StepInputs({"convert": convert.outputs}), _fresh(root / "simplify"), options)
 
@@ -48,7 +48,7 @@ def run_simplify(model: Model, root: Path, convert: StepResult, options: RunOpti
 def run_validate(
     model: Model, root: Path, convert: StepResult, simplify: StepResult, options: RunOptions = RANDOM
 ) -> StepResult:
-    from zoo.steps.validate import ValidateStep
+    from zoo.pipeline.steps.validate import ValidateStep
 
     inputs = StepInputs({"convert": convert.outputs, "simplify": simplify.outputs})
     return ValidateStep().run(model, inputs, _fresh(root / "validate"), options)
@@ -66,7 +66,7 @@ def run_pipeline(
 
 def onnx_logits(path: Path, batch: Any) -> Any:
     """ONNX Runtime's output for `batch` on the graph at `path` (first input, first output)."""
-    from zoo.converters.common import io_names, ort_session
+    from zoo.sources.common import io_names, ort_session
 
     input_name, _ = io_names(path)
     return ort_session(path).run(None, {input_name: batch})[0]

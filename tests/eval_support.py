@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from zoo.datasets import wnids
+from zoo.measure.datasets import wnids
 
 #: ImageNet class index of each grey level (spread over the 1000 classes, in level order).
 LEVEL_CLASSES = (0, 65, 130, 207, 281, 340, 409, 517, 620, 734, 851, 999)

@@ -8,8 +8,8 @@ from typing import Any
 
 import yaml
 
-from zoo.catalog import load_catalog
-from zoo.manifest import Model
+from zoo.manifest.catalog import load_catalog
+from zoo.manifest.schema import Model
 
 #: The worked example of FORMATS.md: timm cspresnet50, input 256, crop_pct 0.887.
 WORKED_EXAMPLE = """\

@@ -21,10 +21,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo.catalog import load_catalog
 from zoo.errors import StepError
-from zoo.manifest import Model
-from zoo.steps.base import RunOptions, Step, StepInputs, StepResult
+from zoo.manifest.catalog import load_catalog
+from zoo.manifest.schema import Model
+from zoo.pipeline.steps.base import RunOptions, Step, StepInputs, StepResult
 
 MARKERS_ENV = "ZOO_TEST_MARKERS"
 SLEEP_ENV = "ZOO_TEST_SLEEP"
@@ -157,7 +157,7 @@ class Publish(Step):
 def make_steps(*, fetch: bool = False) -> list[Step]:
     steps: list[Step] = [Source(), Build(), Publish()]
     if fetch:
-        from zoo.steps.fetch import FetchStep
+        from zoo.pipeline.steps.fetch import FetchStep
 
         steps.insert(0, FetchStep())
     return steps
@@ -175,7 +175,7 @@ def run_sync(args: list[str], env: dict[str, str], *, wait: bool = True, timeout
 
 
 def main(argv: list[str] | None = None) -> int:
-    from zoo.store import Store
+    from zoo.store.local import Store
     from zoo_cli.cmd_sync import sync_models
 
     parser = argparse.ArgumentParser(description="Sync test models with the test steps.")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from eval_support import colour_classifier, run_zoo, synced_workspace
 
-from zoo.bench import benchmark, cpu_model, machine_description
-from zoo.record import read_record
+from zoo.measure.bench import benchmark, cpu_model, machine_description
+from zoo.pipeline.record import read_record
 
 
 @pytest.fixture(scope="module")

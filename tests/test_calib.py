@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from zoo.calib import allocate, select, write
-from zoo.datasets import open_dataset, wnids
 from zoo.errors import DatasetError
+from zoo.measure.calib import allocate, select, write
+from zoo.measure.datasets import open_dataset, wnids
 
 #: images per class of the generated dataset: uneven on purpose
 SIZES = {0: 9, 3: 1, 7: 4, 65: 2, 281: 20, 999: 6}

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from manifest_support import VALID, write
 
-from zoo.catalog import load_catalog, manifest_files
 from zoo.errors import SelectionError
+from zoo.manifest.catalog import load_catalog, manifest_files
 
 MMCLS = """\
 family: demo-mm

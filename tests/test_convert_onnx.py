@@ -63,7 +63,7 @@ def test_random_weights_cannot_apply_to_an_onnx_source(tmp_path: Path) -> None:
 
 def test_random_weights_still_fetch_and_use_an_onnx_source(tmp_path: Path) -> None:
     """`--random-weights` replaces downloads of architectures; an ONNX file is the model itself."""
-    from zoo.steps.fetch import FetchStep
+    from zoo.pipeline.steps.fetch import FetchStep
 
     model = _model()
     assert FetchStep().applies(model, RANDOM)

@@ -19,8 +19,8 @@ from paddle.static import InputSpec
 from tests.convert_support import WITH_WEIGHTS, make_model, onnx_logits, run_convert, run_pipeline
 from tests.fault_server import FaultServer
 from zoo.errors import ConversionError, ZooError
-from zoo.steps.base import StepInputs
-from zoo.steps.fetch import FetchStep
+from zoo.pipeline.steps.base import StepInputs
+from zoo.pipeline.steps.fetch import FetchStep
 
 PADDLE_PRE = {"resize": 73, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 SIZE = 64

@@ -11,8 +11,8 @@ import pytest
 import torch
 
 from tests.convert_support import WITH_WEIGHTS, make_model, onnx_logits, run_convert, run_pipeline
-from zoo.converters.common import META_WEIGHTS, read_metadata
 from zoo.errors import ConversionError
+from zoo.sources.common import META_WEIGHTS, read_metadata
 
 ARCH = "test_resnet"
 

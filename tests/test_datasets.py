@@ -8,8 +8,8 @@ import pytest
 from eval_support import LEVEL_CLASSES, class_folders, label_file, scenario
 from PIL import Image
 
-from zoo.datasets import class_names, load_rgb, open_dataset, wnids
 from zoo.errors import DatasetError
+from zoo.measure.datasets import class_names, load_rgb, open_dataset, wnids
 
 
 def test_class_lists_are_the_imagenet_1k_lists() -> None:

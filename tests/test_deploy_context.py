@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from render_support import BYTE_STATS, make_model
 
-from zoo.deploy import (
+from zoo.deploy.context import (
     FP16_TOLERANCE,
     OP_RESIZE,
     OP_RESIZE_CROP,
@@ -16,8 +16,8 @@ from zoo.deploy import (
     build_context,
 )
 from zoo.errors import RenderError
-from zoo.manifest import Model
-from zoo.preprocess import derive
+from zoo.manifest.schema import Model
+from zoo.measure.preprocess import derive
 
 ALL = list(Dialect)
 BUILD_IN = [Dialect.vamc, Dialect.vdsp_build_in, Dialect.model_info]

@@ -11,10 +11,10 @@ import pytest
 from docs_support import model_cell, one_row, rows_starting, section, table_rows
 from import_probe import zoo_imports
 
-from zoo import docs
-from zoo.catalog import load_catalog
+from zoo.docs import pages as docs
 from zoo.errors import RenderError, ZooError
-from zoo.record import Record, StepRecord
+from zoo.manifest.catalog import load_catalog
+from zoo.pipeline.record import Record, StepRecord
 
 MINI = """\
 family: mini

@@ -10,8 +10,8 @@ from __future__ import annotations
 import pytest
 from docs_support import model_cell, one_row, section
 
-from zoo import docs
-from zoo.catalog import SHIPPED_MANIFESTS, load_catalog, manifest_files
+from zoo.docs import pages as docs
+from zoo.manifest.catalog import SHIPPED_MANIFESTS, load_catalog, manifest_files
 
 NA = "-"
 

@@ -22,17 +22,17 @@ from eval_support import (
 )
 from PIL import Image
 
-from zoo.datasets import load_rgb, open_dataset, wnids
-from zoo.evaluate import IMAGENET_VAL_IMAGES, evaluate, open_session, tolerance
-from zoo.manifest import Model
-from zoo.preprocess import (
+from zoo.manifest.schema import Model
+from zoo.measure.datasets import load_rgb, open_dataset, wnids
+from zoo.measure.evaluate import IMAGENET_VAL_IMAGES, evaluate, open_session, tolerance
+from zoo.measure.preprocess import (
     deploy_pipeline,
     deploy_spec,
     resize_bilinear_cv,
     resize_deploy,
     source_pipeline,
 )
-from zoo.record import Record, read_record
+from zoo.pipeline.record import Record, read_record
 
 ITEMS, TOP1_HITS, TOP5_HITS = scenario()
 TOP1 = 100 * TOP1_HITS / len(ITEMS)  # 52.38 %
@@ -185,7 +185,7 @@ def test_missing_or_changed_onnx_is_explained(work: Path, tmp_path: Path) -> Non
 
 
 def _colour_model(work: Path) -> Model:
-    from zoo.catalog import load_catalog
+    from zoo.manifest.catalog import load_catalog
 
     return load_catalog([work / "manifests"]).models["onnx/colours"]
 

@@ -23,11 +23,11 @@ from sync_support import (
 )
 
 from tests.fault_server import Fault, FaultServer
-from zoo.executor import Executor, RunResult
-from zoo.plan import build_plan
-from zoo.record import StepRecord, read_record, save_step
-from zoo.steps.base import RunOptions
-from zoo.store import Store
+from zoo.pipeline.executor import Executor, RunResult
+from zoo.pipeline.plan import build_plan
+from zoo.pipeline.record import StepRecord, read_record, save_step
+from zoo.pipeline.steps.base import RunOptions
+from zoo.store.local import Store
 from zoo_cli.cmd_sync import EXIT_INTERRUPTED, sync_models
 
 HEAVY = ("torch", "timm", "onnx", "onnxruntime", "onnxsim", "paddle")

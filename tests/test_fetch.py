@@ -1,4 +1,4 @@
-"""zoo.fetch against a real HTTP server with injected faults, real files and real processes."""
+"""zoo.store.fetch.download against a real HTTP server with injected faults, real files and real processes."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ import pytest
 
 from tests.fault_server import Fault, FaultServer, corrupted, wait_for
 from zoo.errors import FetchError, IntegrityError
-from zoo.fetch import QUARANTINE, _Partial, fetch, redact, safe_extract
+from zoo.redaction import redact
+from zoo.store.fetch.archive import safe_extract
+from zoo.store.fetch.download import QUARANTINE, _Partial, fetch
 
 DATA = os.urandom(3_000_000)
 SHA = hashlib.sha256(DATA).hexdigest()
@@ -408,7 +410,7 @@ def test_progress_line_off_a_terminal(fault_server: FaultServer, tmp_path: Path,
 _CHILD = """
 import json, sys, time
 from pathlib import Path
-from zoo.fetch import fetch
+from zoo.store.fetch.download import fetch
 url, dest, sha, ready, go = sys.argv[1], Path(sys.argv[2]), sys.argv[3] or None, sys.argv[4], sys.argv[5]
 if ready:  # line up with the other process: say we are ready, then wait for the start signal
     Path(ready).touch()

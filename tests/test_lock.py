@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from tests.fault_server import Fault, FaultServer
-from zoo.catalog import load_catalog, manifest_files
-from zoo.lockfile import Pin, lock_path, write_pins
+from zoo.manifest.catalog import load_catalog, manifest_files
+from zoo.manifest.lockfile import Pin, lock_path, write_pins
 
 DATA_A = os.urandom(400_000)
 DATA_B = os.urandom(300_000)

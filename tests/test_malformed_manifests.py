@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.manifest_support import VALID, write
-from zoo.catalog import load_catalog
+from zoo.manifest.catalog import load_catalog
 
 
 def edit(old: str, new: str) -> str:

@@ -11,7 +11,7 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.convert_support import make_model, run_convert, run_simplify
-from zoo.measure import MeasureError, count_macs, flops_g
+from zoo.measure.macs import MeasureError, count_macs, flops_g
 
 
 def _weight(name: str, *shape: int) -> onnx.TensorProto:

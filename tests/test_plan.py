@@ -19,11 +19,11 @@ from sync_support import (
 )
 
 from zoo.errors import StepError, ZooError
-from zoo.executor import Executor
-from zoo.manifest import Model
-from zoo.plan import NOT_INSTALLED, Plan, build_plan, order_steps, tool_version
-from zoo.steps.base import RunOptions, Step
-from zoo.store import Store
+from zoo.manifest.schema import Model
+from zoo.pipeline.executor import Executor
+from zoo.pipeline.plan import NOT_INSTALLED, Plan, build_plan, order_steps, tool_version
+from zoo.pipeline.steps.base import RunOptions, Step
+from zoo.store.local import Store
 
 
 @pytest.fixture

@@ -19,10 +19,10 @@ import yaml
 from import_probe import HEAVY, zoo_imports
 from render_support import VARIANTS, WORKED_EXAMPLE, load_models, parse, vamp_values, variants_manifest
 
-from zoo.catalog import load_catalog
+from zoo.deploy.render import PROFILES, render_all, render_model
 from zoo.errors import RenderError
-from zoo.manifest import Model
-from zoo.render import PROFILES, render_all, render_model
+from zoo.manifest.catalog import load_catalog
+from zoo.manifest.schema import Model
 
 GOLDEN = Path(__file__).parent / "golden" / "render"
 ZOO = Path(sys.executable).parent / "zoo"

@@ -15,9 +15,9 @@ from typing import NamedTuple
 
 import pytest
 
-from zoo.catalog import SHIPPED_MANIFESTS, Catalog, load_catalog, manifest_files
-from zoo.manifest import Accuracy, AccuracyUnit, Library, Model
-from zoo.preprocess import derive
+from zoo.manifest.catalog import SHIPPED_MANIFESTS, Catalog, load_catalog, manifest_files
+from zoo.manifest.schema import Accuracy, AccuracyUnit, Library, Model
+from zoo.measure.preprocess import derive
 
 
 class Row(NamedTuple):

@@ -1,4 +1,4 @@
-"""`zoo.preprocess.source_pipeline` equals each source library's own eval transform on real
+"""`zoo.measure.preprocess.source_pipeline` equals each source library's own eval transform on real
 photographs.
 
 timm: the reference is exactly what timm users run,
@@ -24,11 +24,11 @@ import pytest
 from eval_support import photographs
 from PIL import Image
 
-from zoo.catalog import SHIPPED_MANIFESTS, load_catalog, manifest_files
-from zoo.datasets import load_rgb
 from zoo.errors import ZooError
-from zoo.manifest import Library, Model
-from zoo.preprocess import resize_bicubic_cv, source_pipeline
+from zoo.manifest.catalog import SHIPPED_MANIFESTS, load_catalog, manifest_files
+from zoo.manifest.schema import Library, Model
+from zoo.measure.datasets import load_rgb
+from zoo.measure.preprocess import resize_bicubic_cv, source_pipeline
 
 
 @pytest.fixture(scope="module")

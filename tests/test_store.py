@@ -14,8 +14,8 @@ import pytest
 
 from zoo.atomic import atomic_writer
 from zoo.errors import StoreError
-from zoo.record import OutputFile, Record, StepRecord
-from zoo.store import ActionEntry, Store
+from zoo.pipeline.record import OutputFile, Record, StepRecord
+from zoo.store.local import ActionEntry, Store
 
 
 def entry_for(store: Store, key: str, **files: bytes) -> ActionEntry:
@@ -77,7 +77,7 @@ def test_kill_9_while_writing_a_blob_leaves_no_blob(tmp_path: Path) -> None:
     root = tmp_path / "store"
     script = (
         "import sys, time\n"
-        "from zoo.store import Store\n"
+        "from zoo.store.local import Store\n"
         "class Slow:\n"
         "    def read(self, n):\n"
         "        time.sleep(0.05)\n"
@@ -205,7 +205,7 @@ def test_maintenance_waits_for_running_syncs(tmp_path: Path) -> None:
     """verify/gc refuse while another process holds the store for a run."""
     root = tmp_path / "store"
     script = (
-        f"import time\nfrom zoo.store import Store\nwith Store({str(root)!r}).session():\n"
+        f"import time\nfrom zoo.store.local import Store\nwith Store({str(root)!r}).session():\n"
         "    print('holding', flush=True)\n    time.sleep(60)\n"
     )
     holder = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
@@ -224,7 +224,7 @@ def test_maintenance_waits_for_running_syncs(tmp_path: Path) -> None:
 def test_key_lock_excludes_other_processes(tmp_path: Path) -> None:
     store = Store(tmp_path / "store")
     script = (
-        "import sys, time\nfrom zoo.store import Store\n"
+        "import sys, time\nfrom zoo.store.local import Store\n"
         f"lock = Store({str(store.root)!r}).key_lock('k')\n"
         "start = time.monotonic(); lock.acquire(); waited = time.monotonic() - start; lock.release()\n"
         "print(f'{waited:.2f}')\n"

@@ -13,9 +13,9 @@ from onnx import numpy_helper
 
 from tests.convert_support import make_model, run_convert, run_simplify, run_validate
 from zoo.errors import ValidationFailed
-from zoo.simplify import simplify
-from zoo.steps.base import StepResult
-from zoo.validate import compare
+from zoo.measure.simplify import simplify
+from zoo.measure.validate import compare
+from zoo.pipeline.steps.base import StepResult
 
 ARCH = "test_resnet"
 MEAN, STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -58,7 +58,7 @@ def test_normalisation_baked_in_twice_is_caught(converted: StepResult, tmp_path:
     """A converter that folds mean/std into the graph although the deploy toolchain already applies them."""
     import timm
 
-    from zoo.converters.torch_export import calibrate_batchnorm
+    from zoo.sources.torch_export import calibrate_batchnorm
 
     model = make_model("timm", ARCH)
     torch.manual_seed(0)  # the converter's seeded initialisation: same weights as the reference

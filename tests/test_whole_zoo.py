@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from zoo.catalog import load_catalog
-from zoo.record import read_records
+from zoo.manifest.catalog import load_catalog
+from zoo.pipeline.record import read_records
 
 
 @pytest.mark.slow

@@ -9,8 +9,8 @@ from typing import Any
 
 import click
 
-from zoo.catalog import Catalog, load_catalog, manifest_files
-from zoo.manifest import Model
+from zoo.manifest.catalog import Catalog, load_catalog, manifest_files
+from zoo.manifest.schema import Model
 from zoo_cli.console import err, out, warning
 
 
@@ -97,7 +97,7 @@ def show(ctx: click.Context, patterns: tuple[str, ...], as_json: bool) -> None:
     """Show the resolved manifest of models plus their derived preprocessing numbers."""
     from dataclasses import asdict
 
-    from zoo.preprocess import derive
+    from zoo.measure.preprocess import derive
 
     catalog = catalog_from(ctx)
     models = catalog.select(patterns)
@@ -163,6 +163,6 @@ def lint(ctx: click.Context, paths: tuple[Path, ...]) -> None:
 @click.command()
 def schema() -> None:
     """Print the JSON Schema of a manifest file (for editor completion)."""
-    from zoo.manifest import family_json_schema
+    from zoo.manifest.schema import family_json_schema
 
     click.echo(json.dumps(family_json_schema(), indent=2))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import click
 
-from zoo.catalog import load_catalog
 from zoo.errors import ManifestError
+from zoo.manifest.catalog import load_catalog
 from zoo_cli.console import err, out, warning
 
 
@@ -24,7 +24,7 @@ from zoo_cli.console import err, out, warning
 @click.pass_context
 def docs(ctx: click.Context, out_dir: Path, check: bool, records_dir: Path, templates_dir: Path | None) -> None:
     """Generate the model pages, the index and the top-1 vs GFLOPs plot from manifests and records."""
-    from zoo import docs as generator
+    from zoo.docs import pages as generator
 
     catalog = load_catalog(ctx.obj["manifest_dirs"])
     if catalog.problems:  # pages from a partial catalog would silently drop models

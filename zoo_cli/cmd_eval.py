@@ -13,7 +13,7 @@ from pathlib import Path
 import click
 
 from zoo.errors import SelectionError
-from zoo.manifest import Model
+from zoo.manifest.schema import Model
 from zoo_cli.cmd_catalog import catalog_from
 from zoo_cli.console import err, out, warning
 
@@ -61,8 +61,8 @@ def one_model(ctx: click.Context, pattern: str) -> Model:
 
 def _onnx_and_record(model: Model, out_root: Path, onnx: Path | None):  # type: ignore[no-untyped-def]
     from zoo.errors import StepError
-    from zoo.evaluate import synced_onnx
-    from zoo.record import read_record
+    from zoo.measure.evaluate import synced_onnx
+    from zoo.pipeline.record import read_record
 
     folder = out_root / model.stem
     record = read_record(folder)
@@ -96,9 +96,9 @@ def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None,
 
     Exit status 1 when the accuracy lies outside the tolerance max(0.1, 3 standard errors).
     """
-    from zoo import evaluate as ev
-    from zoo.datasets import open_dataset
-    from zoo.record import save_step
+    from zoo.measure import evaluate as ev
+    from zoo.measure.datasets import open_dataset
+    from zoo.pipeline.record import save_step
 
     model = one_model(ctx, model_id)
     folder, record, onnx_path = _onnx_and_record(model, out_root, onnx)
@@ -174,8 +174,8 @@ def _batches(value: str) -> tuple[int, ...]:
 def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, repeats: int, warmup: int,
           onnx: Path | None, out_root: Path) -> None:
     """CPU latency with ONNX Runtime per batch size (median and p90), recorded with the machine."""
-    from zoo.bench import bench_step, benchmark
-    from zoo.record import save_step
+    from zoo.measure.bench import bench_step, benchmark
+    from zoo.pipeline.record import save_step
 
     sizes = _batches(batches)
     model = one_model(ctx, model_id)
@@ -211,8 +211,8 @@ def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, 
               help="Fail unless the data has images of this many classes (1000 for ImageNet-1k).")
 def calib(data: Path, labels: Path | None, count: int, out_dir: Path, seed: int, expect_classes: int | None) -> None:
     """Pick a deterministic, stratified int8 calibration set in which every class is represented."""
-    from zoo import calib as calibration
-    from zoo.datasets import open_dataset
+    from zoo.measure import calib as calibration
+    from zoo.measure.datasets import open_dataset
 
     dataset = open_dataset(data, label_file=labels)
     chosen = calibration.select(dataset, count, seed=seed, expect_classes=expect_classes)
@@ -241,8 +241,8 @@ def calib(data: Path, labels: Path | None, count: int, out_dir: Path, seed: int,
 @click.option("-j", "--jobs", type=click.IntRange(min=1), help="Parallel workers (default: all cores).")
 def npz(data: Path, out_dir: Path, size: tuple[int, int] | None, datalist: Path | None, jobs: int | None) -> None:
     """Write each image as uint8 CHW `input_0` in its own .npz, plus a datalist for vamp (resumable)."""
-    from zoo import npz as vamp_inputs
-    from zoo.datasets import find_images
+    from zoo.measure import npz as vamp_inputs
+    from zoo.measure.datasets import find_images
 
     total = len(find_images(data)) if data.is_dir() else 0
     with progress("npz", total) as advance:

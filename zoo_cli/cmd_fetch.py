@@ -16,7 +16,7 @@ from urllib.parse import unquote
 import click
 
 from zoo.errors import FetchError
-from zoo.steps.fetch import download_path
+from zoo.pipeline.steps.fetch import download_path
 from zoo_cli.cmd_catalog import catalog_from, select_options, to_json
 from zoo_cli.console import error, out, warning
 
@@ -37,7 +37,7 @@ def _fetch_options(fn: Any) -> Any:
 
 
 def _downloads(store_dir: Path | None) -> Path:
-    from zoo.store import Store
+    from zoo.store.local import Store
 
     return Store(store_dir).downloads
 
@@ -54,8 +54,9 @@ def lock(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family
     The lock file sits beside the manifest and is merged into it when the catalog loads; the
     manifest itself is never rewritten. A pin counts only while its URL equals the manifest's.
     """
-    from zoo.fetch import fetch, redact
-    from zoo.lockfile import Pin, lock_path, read_pins, write_pins
+    from zoo.manifest.lockfile import Pin, lock_path, read_pins, write_pins
+    from zoo.redaction import redact
+    from zoo.store.fetch.download import fetch
 
     catalog = catalog_from(ctx)
     models = catalog.select(patterns, all_models=all_models, family=family, source=source, tag=tag)
@@ -111,7 +112,7 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
                   source: str | None, tag: str | None, weights_from: tuple[str, ...], offline: bool,
                   store_dir: Path | None, out_dir: Path | None, require_pinned: bool, as_json: bool) -> None:
     """Fetch models' weights only (verified against their pins); print path, sha256 and size."""
-    from zoo.fetch import fetch
+    from zoo.store.fetch.download import fetch
 
     catalog = catalog_from(ctx)
     models = catalog.select(patterns, all_models=all_models, family=family, source=source, tag=tag)

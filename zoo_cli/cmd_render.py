@@ -8,7 +8,7 @@ from pathlib import Path
 
 import click
 
-from zoo.render import DEFAULT_PROFILE, PROFILES, render_all
+from zoo.deploy.render import DEFAULT_PROFILE, PROFILES, render_all
 from zoo_cli.cmd_catalog import catalog_from, select_options
 from zoo_cli.console import error, out, warning
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import click
 
-from zoo.manifest import Model
-from zoo.steps.base import RunOptions, Step
+from zoo.manifest.schema import Model
+from zoo.pipeline.steps.base import RunOptions, Step
 from zoo_cli.cmd_catalog import catalog_from, select_options
 from zoo_cli.console import err, out
 
@@ -56,7 +56,7 @@ def pipeline_options(fn: Any) -> Any:
 
 
 def _prepare(ctx: click.Context, params: dict[str, Any]) -> tuple[list[Model], Any, RunOptions]:
-    from zoo.store import Store
+    from zoo.store.local import Store
 
     catalog = catalog_from(ctx)
     models = catalog.select(params["patterns"], all_models=params["all_models"], family=params["family"],
@@ -83,7 +83,7 @@ def _prepare(ctx: click.Context, params: dict[str, Any]) -> tuple[list[Model], A
 @click.pass_context
 def plan(ctx: click.Context, as_json: bool, **params: Any) -> None:
     """Show each model's steps and whether each is cached or why it will run."""
-    from zoo.plan import build_plan
+    from zoo.pipeline.plan import build_plan
 
     models, store, options = _prepare(ctx, params)
     the_plan = build_plan(models, options, store, force=params["force"])
@@ -148,8 +148,8 @@ def sync_models(
     steps: Sequence[Step] | None = None,
 ) -> int:
     """Plan and run; print progress and the summary; return the exit status (0 only if all succeeded)."""
-    from zoo.executor import Executor
-    from zoo.plan import build_plan
+    from zoo.pipeline.executor import Executor
+    from zoo.pipeline.plan import build_plan
 
     the_plan = build_plan(models, options, store, steps=steps, force=force)
     reporter = _reporter(log_format, the_plan)
@@ -321,7 +321,7 @@ _store_option = click.option("--store", "store_dir", type=click.Path(path_type=P
 @click.pass_context
 def verify(ctx: click.Context, store_dir: Path | None) -> None:
     """Re-hash every blob; quarantine corrupt ones so the next sync recomputes them (exit 1 if any)."""
-    from zoo.store import Store
+    from zoo.store.local import Store
 
     the_store = Store(store_dir)
     if err.is_terminal:
@@ -357,7 +357,7 @@ def verify(ctx: click.Context, store_dir: Path | None) -> None:
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
 def gc(store_dir: Path | None, record_dirs: tuple[Path, ...], dry_run: bool) -> None:
     """Remove blobs and cache entries that neither the last sync of a model nor a record uses."""
-    from zoo.store import Store
+    from zoo.store.local import Store
 
     folders = list(record_dirs) or [p for p in [Path("out")] if p.is_dir()]
     report = Store(store_dir).gc(folders, dry_run=dry_run)

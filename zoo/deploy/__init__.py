@@ -1,0 +1,1 @@
+"""Deployment files for the VastAI toolchain: the deploy context, one module per dialect, rendering."""

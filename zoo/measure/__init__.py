@@ -1,0 +1,1 @@
+"""Measuring models: preprocessing, validation, simplification, accuracy, latency, size and cost."""

@@ -1,0 +1,91 @@
+"""onnx: an ONNX file given as the weights, checked and converted to the requested opset.
+
+There is no other framework here: the given file is the source. Its reference outputs are
+ONNX Runtime's on that file as given, so validation checks that the opset conversion and
+simplification did not change what it computes. There is no architecture to initialise,
+so `--random-weights` cannot apply.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+from zoo.atomic import atomic_path
+from zoo.errors import ConversionError
+from zoo.manifest.schema import Model
+from zoo.sources.common import (
+    ConvertResult,
+    io_names,
+    opset_of,
+    ort_session,
+    save_onnx,
+    stamp,
+    tool_versions,
+    write_reference,
+)
+
+
+def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> ConvertResult:
+    """Check `weights` (an ONNX file), convert its opset if the manifest sets `deploy.opset`, save to `out`."""
+    import onnx
+
+    if weights is None:
+        raise ConversionError(
+            f"{model.id}: library `onnx` has no architecture to initialise randomly; "
+            "it needs its ONNX file (drop --random-weights for this model, or give --weights-from)"
+        )
+    try:
+        proto = onnx.load(str(weights))
+        onnx.checker.check_model(proto, full_check=True)
+    except Exception as exc:  # onnx raises DecodeError, ValidationError, OSError...
+        raise ConversionError(f"{weights}: not a valid ONNX model: {str(exc).strip().splitlines()[0]}") from exc
+    warnings: list[str] = []
+    given = opset_of(weights)
+    wanted = model.deploy.opset
+    if wanted is not None and wanted != given:
+        proto = _convert_opset(model, proto, given, wanted)
+        warnings.append(f"opset converted from {given} to {wanted} with onnx.version_converter")
+        save_onnx(proto, out)
+    else:
+        with atomic_path(out) as tmp:
+            shutil.copyfile(weights, tmp)
+    session = ort_session(weights)
+    input_name, output_name = io_names(out)
+    reference = write_reference(lambda x: session.run(None, {input_name: x})[0], model, out, seed)
+    params = _initialiser_elements(proto)
+    stamp(out, model, params, weights, seed)
+    return ConvertResult(
+        onnx=out,
+        reference=reference,
+        input_name=input_name,
+        output_name=output_name,
+        params=params,
+        opset=wanted or given,
+        random_weights=False,
+        tool_versions=tool_versions("onnx", "onnxruntime"),
+        warnings=tuple(warnings),
+    )
+
+
+def _convert_opset(model: Model, proto: Any, given: int, wanted: int) -> Any:
+    from onnx import version_converter
+
+    try:
+        return version_converter.convert_version(proto, wanted)
+    except Exception as exc:
+        raise ConversionError(
+            f"{model.id}: onnx.version_converter cannot take the graph from opset {given} to {wanted}: "
+            f"{str(exc).strip().splitlines()[0]}; remove `deploy.opset` to keep opset {given}"
+        ) from exc
+
+
+def _initialiser_elements(proto: Any) -> int:
+    """Parameters of an ONNX source: the elements of its floating-point initialisers."""
+    import math
+
+    from onnx import TensorProto
+
+    floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16}
+    return sum(math.prod(t.dims) for t in proto.graph.initializer if t.data_type in floats)

@@ -1,0 +1,229 @@
+"""PyTorch pieces shared by the timm, torchvision, mmcls and python converters.
+
+- `load_checkpoint` reads `.pth` / `.safetensors` *without executing code*: pickles go
+  through `torch.load(weights_only=True)`, and one that needs more (arbitrary Python
+  objects, i.e. code) is refused with an explanation. Training wrappers (`state_dict`,
+  `model`, `module.` prefixes) are unwrapped.
+- `apply_checkpoint` loads it strictly: missing or unexpected keys are an error listing them.
+- `export` writes the ONNX graph with the TorchScript exporter (`dynamo=False`, which honours
+  the manifest's opset as deployment toolchains expect), then the reference outputs.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from zoo.atomic import atomic_path
+from zoo.errors import ConversionError
+from zoo.manifest.schema import Model
+from zoo.sources.common import (
+    TORCH_INPUT,
+    TORCH_OUTPUT,
+    ConvertResult,
+    calibration_batch,
+    check_fits,
+    first_line,
+    stamp,
+    tool_versions,
+    write_reference,
+)
+
+if TYPE_CHECKING:
+    import torch
+
+#: Keys under which training scripts nest the weights (timm, mmcv, torchvision references).
+WRAPPER_KEYS = ("state_dict", "model", "module", "model_state_dict", "state_dict_ema")
+
+
+def seed_torch(seed: int) -> None:
+    """Seed PyTorch before building a model, so random initialisation is reproducible."""
+    import torch
+
+    torch.manual_seed(seed)
+
+
+def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
+    """A flat `name -> tensor` state dict read from `path` without running any pickled code."""
+    import pickle
+
+    import torch
+
+    if path.suffix == ".safetensors":
+        from safetensors import SafetensorError
+        from safetensors.torch import load_file
+
+        try:
+            return load_file(str(path))
+        except (SafetensorError, OSError, ValueError) as exc:
+            raise ConversionError(
+                f"{path}: not a readable safetensors file ({exc}); re-download it or check its sha256"
+            ) from exc
+    try:
+        loaded = torch.load(str(path), map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:
+        detail = _unpickler_detail(exc)
+        if "Unsupported global" in detail:
+            raise ConversionError(
+                f"{path}: refused to load — this pickle needs Python objects beyond tensors ({detail}), "
+                "and unpickling them would run code from the file. Re-save only the weights "
+                "(torch.save(model.state_dict(), ...)) or convert the file to .safetensors."
+            ) from exc
+        raise ConversionError(
+            f"{path}: not a readable PyTorch checkpoint (truncated, corrupted, or a pickle the safe "
+            f"loader cannot read: {detail}); re-download it or check its sha256"
+        ) from exc
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
+        raise ConversionError(
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupted?): {first_line(exc)}; "
+            "re-download it or check its sha256"
+        ) from exc
+    return _unwrap(loaded, path)
+
+
+def _unpickler_detail(exc: BaseException) -> str:
+    """The useful part of torch's weights-only refusal ("Unsupported global: GLOBAL os.system", ...)."""
+    text = str(exc)
+    marker = "WeightsUnpickler error:"
+    if marker in text:
+        lines = [line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()]
+        if lines:  # drop torch's advice to allowlist the global: that is what must not happen
+            return lines[0].split(" was not an allowed global")[0].rstrip(".")
+    return first_line(exc)
+
+
+def _unwrap(loaded: Any, path: Path) -> dict[str, torch.Tensor]:
+    import torch
+
+    state = loaded
+    while isinstance(state, dict):
+        nested = next((state[k] for k in WRAPPER_KEYS if isinstance(state.get(k), dict)), None)
+        if nested is None:
+            break
+        state = nested
+    if not isinstance(state, dict) or not state:
+        raise ConversionError(f"{path}: holds no state dict (found {type(loaded).__name__})")
+    tensors = {k: v for k, v in state.items() if isinstance(v, torch.Tensor)}
+    if not tensors:
+        raise ConversionError(f"{path}: holds no tensors under any of the keys {', '.join(WRAPPER_KEYS)}")
+    if all(key.startswith("module.") for key in tensors):
+        tensors = {key.removeprefix("module."): value for key, value in tensors.items()}
+    return tensors
+
+
+def apply_checkpoint(module: torch.nn.Module, state: dict[str, torch.Tensor], path: Path) -> None:
+    """Load `state` into `module`; any missing, unexpected or mis-shaped key is an error naming them."""
+    expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+    check_fits(expected, {k: tuple(v.shape) for k, v in state.items()}, path)
+    module.load_state_dict(state, strict=True)
+
+
+def export(
+    module: torch.nn.Module,
+    model: Model,
+    out: Path,
+    *,
+    weights: Path | None,
+    seed: int,
+    tools: tuple[str, ...],
+) -> ConvertResult:
+    """Export `module` (in eval mode) to `out`, save its reference outputs, stamp the ONNX metadata."""
+    import torch
+
+    module.eval()
+    channels, height, width = model.input_size
+    example = torch.zeros(1, channels, height, width)
+    dynamic_axes = (
+        {TORCH_INPUT: {0: "batch"}, TORCH_OUTPUT: {0: "batch"}} if model.deploy.dynamic_batch else None
+    )
+    with atomic_path(out) as tmp:
+        try:
+            with torch.no_grad(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                torch.onnx.export(
+                    module,
+                    (example,),
+                    str(tmp),
+                    dynamo=False,
+                    input_names=[TORCH_INPUT],
+                    output_names=[TORCH_OUTPUT],
+                    opset_version=model.opset,
+                    dynamic_axes=dynamic_axes,
+                    do_constant_folding=True,
+                )
+        except Exception as exc:  # the exporter raises many unrelated types for unsupported ops
+            raise ConversionError(
+                f"{model.id}: torch.onnx.export failed at opset {model.opset}: {first_line(exc)}. "
+                "If an operator needs a newer opset, set `deploy.opset` in the manifest."
+            ) from exc
+    params = sum(p.numel() for p in module.parameters())
+
+    def forward(batch: Any) -> Any:
+        with torch.no_grad():
+            output = module(torch.from_numpy(batch))
+        if not isinstance(output, torch.Tensor):
+            raise ConversionError(
+                f"{model.id}: the model returns {type(output).__name__}, not a logits tensor"
+            )
+        return output.numpy()
+
+    reference = write_reference(forward, model, out, seed)
+    stamp(out, model, params, weights, seed)
+    return ConvertResult(
+        onnx=out,
+        reference=reference,
+        input_name=TORCH_INPUT,
+        output_name=TORCH_OUTPUT,
+        params=params,
+        opset=model.opset,
+        random_weights=weights is None,
+        tool_versions=tool_versions("torch", *tools, "onnx"),
+    )
+
+
+def calibrate_batchnorm(module: torch.nn.Module, model: Model, seed: int) -> None:
+    """Set the BatchNorm statistics of randomly initialised weights from one seeded batch (see `calibration_batch`)."""
+    import torch
+
+    norms = [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    if not norms:
+        return
+    momenta = [norm.momentum for norm in norms]
+    for norm in norms:
+        norm.reset_running_stats()
+        norm.momentum = None  # a plain average over the pass: exactly this batch's statistics
+    module.train()
+    with torch.no_grad():
+        module(torch.from_numpy(calibration_batch(model, seed)))
+    for norm, momentum in zip(norms, momenta, strict=True):
+        norm.momentum = momentum
+        norm.running_var.clamp_(min=1.0)  # never amplify: see calibration_batch
+    module.eval()
+
+
+def build_and_export(
+    build: Callable[[], torch.nn.Module],
+    model: Model,
+    weights: Path | None,
+    out: Path,
+    *,
+    seed: int,
+    tools: tuple[str, ...],
+    exportable: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
+) -> ConvertResult:
+    """Every torch converter's path: seed, `build()`, load `weights` if given, export.
+
+    `exportable` turns the built module (whose parameter names the checkpoint uses) into the
+    module to export, e.g. mmpretrain's classifier into its logits-only forward.
+    """
+    seed_torch(seed)
+    module = build()
+    if weights is not None:
+        apply_checkpoint(module, load_checkpoint(weights), weights)
+    else:
+        calibrate_batchnorm(module, model, seed)
+    if exportable is not None:
+        module = exportable(module)
+    return export(module, model, out, weights=weights, seed=seed, tools=tools)

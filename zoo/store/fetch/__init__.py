@@ -1,0 +1,1 @@
+"""Fetching weights: HTTP(S) and local files with resume and retries, mirrors, safe unpacking."""

@@ -1,0 +1,174 @@
+"""Unpacking untrusted tar and zip archives without letting a member escape its folder."""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import re
+import shutil
+import stat
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from zoo.errors import FetchError
+
+#: Copy granularity when unpacking.
+CHUNK = 1 << 20
+
+#: Raised by tarfile's "data" filter (Python 3.11.4+); nothing to catch on older versions.
+_TAR_FILTER_ERROR: Any = getattr(tarfile, "FilterError", ())
+_TAR_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz")
+
+
+def safe_extract(archive: Path, dest_dir: Path) -> Path:
+    """Unpack a tar (.tar, .tar.gz, .tgz, ...) or .zip archive into `dest_dir`, refusing danger.
+
+    Refused, naming the member: absolute paths, `..`, members inside a symlinked folder or
+    replacing a link, symlinks and hard links that point outside, device files and FIFOs.
+    Everything is unpacked into a temporary folder beside `dest_dir` and renamed into place,
+    so `dest_dir` is either the whole archive or untouched.
+    """
+    archive, dest_dir = Path(archive), Path(dest_dir)
+    name = archive.name.lower()
+    if name.endswith(".zip") or (not name.endswith(_TAR_SUFFIXES) and zipfile.is_zipfile(archive)):
+        unpack = _unpack_zip
+    elif name.endswith(_TAR_SUFFIXES) or tarfile.is_tarfile(archive):
+        unpack = _unpack_tar
+    else:
+        raise FetchError(f"{archive} is not a tar or zip archive; cannot unpack it.")
+    dest_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(dir=dest_dir.parent, prefix=f".{dest_dir.name}.unpack-"))
+    try:
+        unpack(archive, tmp)
+        _links_stay_inside(archive, tmp)
+        _swap_in(tmp, dest_dir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return dest_dir
+
+
+class _MemberCheck:
+    """Explicit checks of member names and link targets, shared by tar and zip."""
+
+    def __init__(self, archive: Path):
+        self.archive = archive
+        self.links: set[PurePosixPath] = set()
+        self.files: set[PurePosixPath] = set()
+
+    def refuse(self, member: str, why: str) -> FetchError:
+        return FetchError(f"refusing to unpack {self.archive}: member {member!r} {why}. The archive may be malicious.")
+
+    def path(self, member: str) -> PurePosixPath:
+        """The member's path inside the folder, or an error if it could land elsewhere."""
+        clean = member.replace("\\", "/")
+        if clean.startswith("/") or re.match(r"^[A-Za-z]:", clean):
+            raise self.refuse(member, "has an absolute path")
+        parts = [p for p in clean.split("/") if p not in ("", ".")]
+        if ".." in parts:
+            raise self.refuse(member, "climbs out of the folder with `..`")
+        path = PurePosixPath(*parts) if parts else PurePosixPath(".")
+        if any(parent in self.links for parent in path.parents) or path in self.links:
+            raise self.refuse(member, "would be written through a symbolic link")
+        return path
+
+    def link_target(self, member: str, path: PurePosixPath, target: str, *, hard: bool) -> None:
+        """Refuse a link whose target lies outside the folder (symlinks: relative to the link)."""
+        clean = target.replace("\\", "/")
+        if not clean or clean.startswith("/") or re.match(r"^[A-Za-z]:", clean):
+            raise self.refuse(member, f"links to the absolute path {target!r}")
+        base = "" if hard else str(path.parent)
+        resolved = posixpath.normpath(posixpath.join(base, clean))
+        if resolved == ".." or resolved.startswith("../"):
+            raise self.refuse(member, f"links outside the folder ({target!r})")
+        if hard and PurePosixPath(resolved) not in self.files:
+            raise self.refuse(member, f"is a hard link to {target!r}, which is not a file earlier in the archive")
+
+
+def _unpack_tar(archive: Path, into: Path) -> None:
+    check = _MemberCheck(archive)
+    try:
+        with tarfile.open(archive) as tar:
+            members = tar.getmembers()
+            for member in members:
+                path = check.path(member.name)
+                if member.ischr() or member.isblk():
+                    raise check.refuse(member.name, "is a device file")
+                if member.isfifo():
+                    raise check.refuse(member.name, "is a FIFO")
+                if member.issym():
+                    check.link_target(member.name, path, member.linkname, hard=False)
+                    check.links.add(path)
+                elif member.islnk():
+                    check.link_target(member.name, path, member.linkname, hard=True)
+                    check.files.add(path)
+                elif member.isfile():
+                    check.files.add(path)
+                elif not member.isdir():
+                    raise check.refuse(member.name, "is of an unsupported type")
+            extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # defence in depth
+            tar.extractall(into, members=members, **extra)  # every member was checked above
+    except _TAR_FILTER_ERROR as exc:
+        member = getattr(exc, "tarinfo", None)
+        raise check.refuse(member.name if member else "?", str(exc)) from None
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        raise FetchError(f"cannot unpack {archive}: {exc}. The file may be truncated or not a tar archive.") from None
+
+
+def _unpack_zip(archive: Path, into: Path) -> None:
+    check = _MemberCheck(archive)
+    try:
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                path = check.path(info.filename)
+                mode = info.external_attr >> 16
+                target = into / path
+                if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
+                    raise check.refuse(info.filename, "is a device file")
+                if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                    raise check.refuse(info.filename, "is a FIFO or socket")
+                if stat.S_ISLNK(mode):
+                    link = zf.read(info).decode("utf-8", "replace")
+                    check.link_target(info.filename, path, link, hard=False)
+                    check.links.add(path)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    os.symlink(link, target)
+                elif info.is_dir():
+                    target.mkdir(parents=True, exist_ok=True)
+                else:
+                    check.files.add(path)
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    with zf.open(info) as src, open(target, "wb") as out:
+                        shutil.copyfileobj(src, out, CHUNK)
+    except (zipfile.BadZipFile, OSError, EOFError) as exc:
+        raise FetchError(f"cannot unpack {archive}: {exc}. The file may be truncated or not a zip archive.") from None
+
+
+def _links_stay_inside(archive: Path, folder: Path) -> None:
+    """After unpacking, resolve every symlink for real: chains of links must not escape either."""
+    root = folder.resolve()
+    for dirpath, dirnames, filenames in os.walk(folder):
+        for entry in (*dirnames, *filenames):
+            path = Path(dirpath, entry)
+            if path.is_symlink() and not path.resolve().is_relative_to(root):
+                member = path.relative_to(folder).as_posix()
+                raise FetchError(
+                    f"refusing to unpack {archive}: member {member!r} is a symbolic link leading outside the "
+                    "folder. The archive may be malicious."
+                )
+
+
+def _swap_in(tmp: Path, dest_dir: Path) -> None:
+    """Rename the unpacked folder onto `dest_dir`, replacing an older one."""
+    if dest_dir.is_symlink() or dest_dir.is_file():
+        raise FetchError(f"cannot unpack into {dest_dir}: it exists and is not a folder.")
+    if not dest_dir.exists():
+        os.rename(tmp, dest_dir)
+        return
+    old = Path(tempfile.mkdtemp(dir=dest_dir.parent, prefix=f".{dest_dir.name}.old-"))
+    os.rename(dest_dir, old / "previous")
+    os.rename(tmp, dest_dir)
+    shutil.rmtree(old, ignore_errors=True)
