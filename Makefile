@@ -25,6 +25,7 @@ demo: setup
 
 test: setup
 	$(BIN)/ruff check zoo zoo_cli tests benchmarks
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 	$(BIN)/zoo lint
 	$(BIN)/zoo docs --check

@@ -39,7 +39,8 @@ def atomic_path(target: Path) -> Iterator[Path]:
 @contextmanager
 def atomic_writer(target: Path, mode: str = "w") -> Iterator[IO[Any]]:
     """Open a temp file beside `target` for writing (text is UTF-8); publish it on success."""
-    with atomic_path(target) as tmp, open(tmp, mode, **({} if "b" in mode else {"encoding": "utf-8"})) as handle:
+    encoding = None if "b" in mode else "utf-8"
+    with atomic_path(target) as tmp, open(tmp, mode, encoding=encoding) as handle:
         yield handle
 
 

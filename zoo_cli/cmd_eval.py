@@ -246,7 +246,7 @@ def npz(data: Path, out_dir: Path, size: tuple[int, int] | None, datalist: Path 
 
     total = len(find_images(data)) if data.is_dir() else 0
     with progress("npz", total) as advance:
-        result = vamp_inputs.convert(data, out_dir, size=tuple(size) if size else None, datalist=datalist,
+        result = vamp_inputs.convert(data, out_dir, size=(size[0], size[1]) if size else None, datalist=datalist,
                                      workers=jobs, progress=advance)
     converted = ", ".join(f"{n} {m}" for m, n in result.converted.items())
     out.print(f"{out_dir}: {result.written} written, {result.kept} already complete"

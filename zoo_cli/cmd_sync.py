@@ -27,7 +27,7 @@ EXIT_INTERRUPTED = 130
 
 def pipeline_options(fn: Any) -> Any:
     """Options shared by `zoo sync` and `zoo plan`: where things go and what steps see."""
-    decorators = [
+    decorators: list[Callable[[Any], Any]] = [
         click.argument("patterns", nargs=-1),
         click.option("--all", "all_models", is_flag=True, help="Every model in the catalog."),
         select_options,

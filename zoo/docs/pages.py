@@ -717,7 +717,8 @@ class WriteSummary:
 def write_docs(files: Mapping[str, bytes], folder: Path) -> WriteSummary:
     """Write changed files atomically (temp file + rename) and remove generated files no longer produced."""
     folder.mkdir(parents=True, exist_ok=True)
-    written, unchanged = [], []
+    written: list[str] = []
+    unchanged: list[str] = []
     for name, content in files.items():
         (written if write_if_changed(folder / name, content) else unchanged).append(name)
     removed = [name for name in generated_in(folder) if name not in files]

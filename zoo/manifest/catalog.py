@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import ErrorDetails
 
 from zoo.errors import ManifestError, Problem, SelectionError
 from zoo.manifest.located import LocatedDocument, dotted, load_located
@@ -236,7 +237,7 @@ def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
     return tuple(cleaned)
 
 
-def _explain(error: dict[str, Any], loc: tuple[str | int, ...], schema: type[BaseModel]) -> tuple[str, str]:
+def _explain(error: ErrorDetails, loc: tuple[str | int, ...], schema: type[BaseModel]) -> tuple[str, str]:
     kind = error["type"]
     if kind == "extra_forbidden" and loc:
         key = str(loc[-1])

@@ -90,7 +90,7 @@ class Interpolation(StrEnum):
 class CropMode(StrEnum):
     """timm's crop modes: resize the shorter side then crop, resize both sides, or pad."""
 
-    center = "center"
+    center = "center"  # type: ignore[assignment]  # shadows str.center, harmlessly
     squash = "squash"
     border = "border"
 

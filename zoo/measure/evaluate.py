@@ -31,7 +31,7 @@ import os
 import shlex
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Generator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -346,7 +346,7 @@ def _cosine(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def _prefetched(
     samples: Sequence[Sample], functions: Sequence[Callable[[Image.Image], np.ndarray]], batch: int,
     workers: int | None,
-) -> Iterator[tuple[Sequence[Sample], list[tuple[list[np.ndarray], str]]]]:
+) -> Generator[tuple[Sequence[Sample], list[tuple[list[np.ndarray], str]]], None, None]:
     """Batches of (samples, [(one array per pipeline, original mode)]), decoded ahead in threads."""
     workers = workers or min(4, os.cpu_count() or 1)
     chunks = [samples[i : i + batch] for i in range(0, len(samples), batch)]

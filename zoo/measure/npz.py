@@ -24,6 +24,7 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from zoo.atomic import atomic_writer
 from zoo.errors import DatasetError
@@ -120,7 +121,8 @@ def _one(image: Path, target: Path, size: tuple[int, int] | None) -> str | None:
     if size is not None:
         pixels = resize_bilinear_cv(pixels, *size)
     with atomic_writer(target, "wb") as handle:
-        np.savez(handle, **{KEY: np.ascontiguousarray(pixels.transpose(2, 0, 1))})
+        arrays: dict[str, Any] = {KEY: np.ascontiguousarray(pixels.transpose(2, 0, 1))}
+        np.savez(handle, **arrays)
     return mode
 
 

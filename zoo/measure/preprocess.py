@@ -239,7 +239,7 @@ def source_pipeline(image: Image.Image, model: Model) -> np.ndarray:
         )
     top = rules.crop_offset(pixels.shape[0], height)
     left = rules.crop_offset(pixels.shape[1], width)
-    array = pixels[top : top + height, left : left + width].astype(np.float32)
+    array: np.ndarray = pixels[top : top + height, left : left + width].astype(np.float32)
     if pre.value_range == ValueRange.unit:
         array = rules.unit_scale(array)
     array = (array - np.asarray(pre.mean, np.float32)) / np.asarray(pre.std, np.float32)

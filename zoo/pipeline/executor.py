@@ -382,7 +382,7 @@ class Executor:
         for node in plan.nodes[model.id]:
             outcome = outcomes[(model.id, node.kind)]
             entry = outcome.entry
-            step = StepRecord(kind=node.kind, key=outcome.key, status=outcome.status,  # type: ignore[arg-type]
+            step = StepRecord(kind=node.kind, key=outcome.key, status=outcome.status,
                               tool_versions=node.tools, seconds=round(outcome.seconds, 3), error=outcome.error)
             if entry is not None:
                 step.outputs, step.metrics, step.warnings = dict(entry.outputs), entry.metrics, entry.warnings

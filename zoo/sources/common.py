@@ -162,7 +162,7 @@ def read_metadata(onnx_path: Path) -> dict[str, str]:
     return {p.key: p.value for p in proto.metadata_props}
 
 
-def save_onnx(proto: object, target: Path) -> None:
+def save_onnx(proto: Any, target: Path) -> None:
     """Save an ONNX ModelProto atomically (temp file in the same folder, then rename)."""
     import onnx
 

@@ -360,7 +360,7 @@ def _legacy_program(program: Path) -> Any:
     """A legacy `inference.pdmodel` parsed as Paddle's ProgramDesc protobuf (no executor needed)."""
     from paddle.base.proto import framework_pb2
 
-    desc = framework_pb2.ProgramDesc()
+    desc = framework_pb2.ProgramDesc()  # type: ignore[attr-defined]  # generated protobuf code
     desc.ParseFromString(program.read_bytes())
     return desc
 

@@ -199,7 +199,8 @@ def calibrate_batchnorm(module: torch.nn.Module, model: Model, seed: int) -> Non
         module(torch.from_numpy(calibration_batch(model, seed)))
     for norm, momentum in zip(norms, momenta, strict=True):
         norm.momentum = momentum
-        norm.running_var.clamp_(min=1.0)  # never amplify: see calibration_batch
+        if norm.running_var is not None:  # tracked statistics only
+            norm.running_var.clamp_(min=1.0)  # never amplify: see calibration_batch
     module.eval()
 
 

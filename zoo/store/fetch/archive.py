@@ -109,11 +109,10 @@ def _unpack_tar(archive: Path, into: Path) -> None:
                     check.files.add(path)
                 elif not member.isdir():
                     raise check.refuse(member.name, "is of an unsupported type")
-            extra = {"filter": "data"} if hasattr(tarfile, "data_filter") else {}  # defence in depth
-            tar.extractall(into, members=members, **extra)  # every member was checked above
+            tar.extractall(into, members=members, filter="data")  # checked above; the filter is defence in depth
     except _TAR_FILTER_ERROR as exc:
-        member = getattr(exc, "tarinfo", None)
-        raise check.refuse(member.name if member else "?", str(exc)) from None
+        refused: tarfile.TarInfo | None = getattr(exc, "tarinfo", None)
+        raise check.refuse(refused.name if refused else "?", str(exc)) from None
     except (tarfile.TarError, EOFError, OSError) as exc:
         raise FetchError(f"cannot unpack {archive}: {exc}. The file may be truncated or not a tar archive.") from None
 
