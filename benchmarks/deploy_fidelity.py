@@ -26,10 +26,11 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from zoo.deploy.context import build_context  # noqa: E402
+from zoo.deploy.emulate import deploy_pipeline  # noqa: E402
 from zoo.manifest.schema import Model  # noqa: E402
 from zoo.measure.datasets import load_rgb, open_dataset, wnids  # noqa: E402
 from zoo.measure.evaluate import evaluate  # noqa: E402
-from zoo.measure.preprocess import deploy_pipeline, source_pipeline  # noqa: E402
+from zoo.measure.preprocess import source_pipeline  # noqa: E402
 
 #: timm models covering the rules: bilinear 0.887 (the seed's CSPNet), bicubic 0.95, 0.875 at 299 (341),
 #: bicubic with 0.5 statistics (ViT-style), squash.

@@ -66,7 +66,7 @@ def run_pipeline(
 
 def onnx_logits(path: Path, batch: Any) -> Any:
     """ONNX Runtime's output for `batch` on the graph at `path` (first input, first output)."""
-    from zoo.sources.common import io_names, ort_session
+    from zoo.onnxfile import io_names, ort_session
 
     input_name, _ = io_names(path)
     return ort_session(path).run(None, {input_name: batch})[0]

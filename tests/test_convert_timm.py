@@ -12,7 +12,8 @@ import torch
 
 from tests.convert_support import WITH_WEIGHTS, make_model, onnx_logits, run_convert, run_pipeline
 from zoo.errors import ConversionError
-from zoo.sources.common import META_WEIGHTS, read_metadata
+from zoo.onnxfile import read_metadata
+from zoo.sources.common import META_WEIGHTS
 
 ARCH = "test_resnet"
 

@@ -16,8 +16,8 @@ from zoo.deploy.context import (
     build_context,
 )
 from zoo.errors import RenderError
+from zoo.manifest.derived import derive
 from zoo.manifest.schema import Model
-from zoo.measure.preprocess import derive
 
 ALL = list(Dialect)
 BUILD_IN = [Dialect.vamc, Dialect.vdsp_build_in, Dialect.model_info]

@@ -22,16 +22,12 @@ from eval_support import (
 )
 from PIL import Image
 
+from zoo.deploy.emulate import deploy_pipeline, deploy_spec, resize_deploy
 from zoo.manifest.schema import Model
 from zoo.measure.datasets import load_rgb, open_dataset, wnids
 from zoo.measure.evaluate import IMAGENET_VAL_IMAGES, evaluate, open_session, tolerance
-from zoo.measure.preprocess import (
-    deploy_pipeline,
-    deploy_spec,
-    resize_bilinear_cv,
-    resize_deploy,
-    source_pipeline,
-)
+from zoo.measure.imaging import resize_bilinear_cv
+from zoo.measure.preprocess import source_pipeline
 from zoo.pipeline.record import Record, read_record
 
 ITEMS, TOP1_HITS, TOP5_HITS = scenario()

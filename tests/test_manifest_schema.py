@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from pydantic import ValidationError
 
+from zoo.manifest.derived import crop_offset, derive, fp16, fp16_bits
 from zoo.manifest.schema import Accuracy, Model, Preprocess, Validate, deep_merge, family_json_schema
-from zoo.measure.preprocess import crop_offset, derive, fp16, fp16_bits
 
 PRE = {"crop_pct": 0.875, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 

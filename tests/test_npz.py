@@ -12,8 +12,8 @@ from eval_support import photographs
 from PIL import Image
 
 from zoo.errors import DatasetError
+from zoo.measure.imaging import resize_bilinear_cv
 from zoo.measure.npz import DATALIST, KEY, convert
-from zoo.measure.preprocess import resize_bilinear_cv
 
 
 def _data(root: Path) -> list[Path]:

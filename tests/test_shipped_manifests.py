@@ -16,8 +16,8 @@ from typing import NamedTuple
 import pytest
 
 from zoo.manifest.catalog import SHIPPED_MANIFESTS, Catalog, load_catalog, manifest_files
+from zoo.manifest.derived import derive
 from zoo.manifest.schema import Accuracy, AccuracyUnit, Library, Model
-from zoo.measure.preprocess import derive
 
 
 class Row(NamedTuple):

@@ -28,7 +28,8 @@ from zoo.errors import ZooError
 from zoo.manifest.catalog import SHIPPED_MANIFESTS, load_catalog, manifest_files
 from zoo.manifest.schema import Library, Model
 from zoo.measure.datasets import load_rgb
-from zoo.measure.preprocess import resize_bicubic_cv, source_pipeline
+from zoo.measure.imaging import resize_bicubic_cv
+from zoo.measure.preprocess import source_pipeline
 
 
 @pytest.fixture(scope="module")

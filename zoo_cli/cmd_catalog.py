@@ -97,7 +97,7 @@ def show(ctx: click.Context, patterns: tuple[str, ...], as_json: bool) -> None:
     """Show the resolved manifest of models plus their derived preprocessing numbers."""
     from dataclasses import asdict
 
-    from zoo.measure.preprocess import derive
+    from zoo.manifest.derived import derive
 
     catalog = catalog_from(ctx)
     models = catalog.select(patterns)

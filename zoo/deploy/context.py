@@ -1,7 +1,7 @@
 """The deploy context: every value the VastAI deployment files need, computed from one model.
 
 Templates only lay these values out (DESIGN.md, decision 7), so everything that involves a
-rule lives here: sizes, crop offsets and float16 statistics (taken from `zoo.measure.preprocess`,
+rule lives here: sizes, crop offsets and float16 statistics (taken from `zoo.manifest.derived`,
 never recomputed), the enum names and legacy integer codes of the VDSP engine, the input
 name, relative paths, and the list of approximations the targets force on the model.
 
@@ -37,7 +37,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
 
+from zoo import onnxfile
 from zoo.errors import RenderError
+from zoo.manifest.derived import Derived, derive
 from zoo.manifest.schema import (
     Color,
     CropMode,
@@ -48,7 +50,6 @@ from zoo.manifest.schema import (
     ResizeBackend,
     ValueRange,
 )
-from zoo.measure.preprocess import Derived, derive
 
 T = TypeVar("T")
 
@@ -141,7 +142,7 @@ class DeployContext:
     channels: int
     height: int
     width: int
-    # resize and crop (zoo.measure.preprocess.derive)
+    # resize and crop (zoo.manifest.derived.derive)
     resize_height: int
     resize_width: int
     crop_x: int
@@ -356,20 +357,13 @@ def _input_name(
 
 def read_onnx_input(path: Path) -> tuple[str, tuple[int, int, int] | None]:
     """Name and static C,H,W of the first real graph input of an ONNX file (onnx imported here only)."""
-    import onnx
-
-    try:
-        graph = onnx.load(str(path), load_external_data=False).graph
-    except Exception as exc:  # noqa: BLE001 - missing file, protobuf decode error, ...: all mean "unreadable"
-        raise RenderError(f"cannot read the ONNX file {path}: {exc}") from None
-    initializers = {init.name for init in graph.initializer}
-    inputs = [i for i in graph.input if i.name not in initializers]
+    inputs = onnxfile.real_inputs(onnxfile.load(path, weights=False, error=RenderError).graph)
     if not inputs:
         raise RenderError(f"the ONNX file {path} has no graph input")
-    dims = inputs[0].type.tensor_type.shape.dim
-    values = [d.dim_value if d.HasField("dim_value") else None for d in dims]
-    shape = tuple(values[1:]) if len(values) == 4 and all(v for v in values[1:]) else None
-    return inputs[0].name, shape  # type: ignore[return-value]
+    values = onnxfile.dims(inputs[0])
+    if len(values) == 4 and values[1] and values[2] and values[3]:
+        return inputs[0].name, (values[1], values[2], values[3])
+    return inputs[0].name, None
 
 
 def _checkpoint(model: Model, onnx_path: Path | None, model_dir: Path | None) -> str:

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo import onnxfile
 from zoo.atomic import atomic_writer
 from zoo.errors import StepError
 from zoo.manifest.schema import Model
@@ -73,7 +74,8 @@ def tolerance(expected: float, images: int, population: int | None = IMAGENET_VA
 
 def make_pipeline(name: str, model: Model) -> Callable[[Image.Image], np.ndarray]:
     """A function turning an RGB image into the network's float32 CHW input."""
-    from zoo.measure.preprocess import deploy_pipeline, deploy_spec, source_pipeline
+    from zoo.deploy.emulate import deploy_pipeline, deploy_spec
+    from zoo.measure.preprocess import source_pipeline
 
     if name == "source":
         return functools.partial(source_pipeline, model=model)
@@ -114,21 +116,14 @@ def open_session(
     to a constant `[1, ...]` would not). If it does not, the session keeps batch 1 and `note`
     says so.
     """
-    import onnx
-
-    try:
-        proto = onnx.load(str(path))
-    except Exception as exc:  # noqa: BLE001 - onnx raises several unrelated types for bad files
-        raise StepError(f"cannot read the ONNX file {path}: {exc}") from None
-    initializers = {init.name for init in proto.graph.initializer}
-    inputs = [i for i in proto.graph.input if i.name not in initializers]
+    proto = onnxfile.load(path, error=StepError)
+    inputs = onnxfile.real_inputs(proto.graph)
     if len(inputs) != 1:
         raise StepError(f"{path} has {len(inputs)} graph inputs; a classifier takes exactly one image tensor")
-    dims = inputs[0].type.tensor_type.shape.dim
-    fixed = [d.dim_value if d.HasField("dim_value") else None for d in dims]
+    fixed = onnxfile.dims(inputs[0])
     if len(fixed) != 4 or any(v is not None and v != want for v, want in zip(fixed[1:], input_size, strict=True)):
         raise StepError(
-            f"{path} takes input {_shape_text(dims)} but the manifest's input_size is {list(input_size)}; "
+            f"{path} takes input {onnxfile.shape_text(inputs[0])} but the manifest's input_size is {list(input_size)}; "
             "re-export or fix `input_size`"
         )
     probabilities = _ends_in_softmax(proto)
@@ -147,16 +142,8 @@ def open_session(
 
 
 def _session(model: bytes, threads: int | None, spinning: bool) -> Any:
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = threads or 0
-    options.inter_op_num_threads = 1
-    options.log_severity_level = 4  # failures surface as exceptions; the batch probe's would be noise
-    if not spinning:
-        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     try:
-        return ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
+        return onnxfile.ort_session(model, threads=threads or 0, spinning=spinning)
     except Exception as exc:  # noqa: BLE001 - ORT raises its own exception classes
         raise StepError(f"ONNX Runtime cannot load the graph: {exc}") from None
 
@@ -189,10 +176,6 @@ def _accepts_batches(session: Any, input_name: str, input_size: tuple[int, int, 
 def _ends_in_softmax(proto: Any) -> bool:
     output = proto.graph.output[0].name
     return any(node.op_type == "Softmax" and output in node.output for node in proto.graph.node)
-
-
-def _shape_text(dims: Any) -> str:
-    return "[" + ", ".join(d.dim_param or str(d.dim_value) for d in dims) + "]"
 
 
 # Evaluation ---------------------------------------------------------------------------------

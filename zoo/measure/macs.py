@@ -20,6 +20,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+from zoo import onnxfile
 from zoo.errors import StepError
 
 #: The node types whose multiply-accumulates are counted.
@@ -77,8 +78,7 @@ def _node_macs(node: Any, shapes: dict[str, list[int]], onnx_path: Path) -> int:
 
 def _pin_input(proto: Any, input_shape: list[int]) -> None:
     """Set the (single) real input's shape to `input_shape`, so a dynamic batch is measured at 1."""
-    initialisers = {i.name for i in proto.graph.initializer}
-    value = next(v for v in proto.graph.input if v.name not in initialisers)
+    value = onnxfile.real_inputs(proto.graph)[0]
     dims = value.type.tensor_type.shape.dim
     del dims[:]
     for size in input_shape:

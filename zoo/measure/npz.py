@@ -6,7 +6,7 @@ mirroring the image's place under the data folder. The datalist holds the absolu
 paths, one per line, in the images' sorted order.
 
 `size` resizes every image to exactly `height x width` first, with the VDSP engine's
-`BILINEAR_CV` resize (`zoo.measure.preprocess.resize_bilinear_cv`): use the `IimageHeight` /
+`BILINEAR_CV` resize (`zoo.measure.imaging.resize_bilinear_cv`): use the `IimageHeight` /
 `IimageWidth` of the model's vdsp_params (its resize size, `zoo show` prints it), since vamp
 feeds the arrays to VDSP as images of that size.
 
@@ -112,7 +112,7 @@ def _one(image: Path, target: Path, size: tuple[int, int] | None) -> str | None:
     """Write one `.npz`; returns the image's original mode, or None if a complete file was kept."""
     import numpy as np
 
-    from zoo.measure.preprocess import resize_bilinear_cv
+    from zoo.measure.imaging import resize_bilinear_cv
 
     if _complete(target, size or _image_size(image)):
         return None

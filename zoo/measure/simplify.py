@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.atomic import atomic_path
-from zoo.sources.common import read_metadata, set_metadata
+from zoo.onnxfile import read_metadata, set_metadata
 
 #: Seconds onnxsim may take before the raw graph is kept instead (env ZOO_SIMPLIFY_TIMEOUT overrides).
 DEFAULT_TIMEOUT = 600.0

@@ -42,9 +42,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from zoo import onnxfile
 from zoo.errors import ValidationFailed
 from zoo.manifest.schema import Model
-from zoo.sources.common import ort_session
 
 if TYPE_CHECKING:
     import numpy as np
@@ -203,9 +203,8 @@ def _check_signature(model: Model, path: Path) -> str:
     """Check the declared input and output against the manifest; return the input name."""
     import onnx
 
-    graph = onnx.load(str(path), load_external_data=False).graph
-    initialisers = {i.name for i in graph.initializer}
-    inputs = [v for v in graph.input if v.name not in initialisers]
+    graph = onnxfile.load(path, weights=False, error=ValidationFailed).graph
+    inputs = onnxfile.real_inputs(graph)
     if len(inputs) != 1:
         raise ValidationFailed(
             f"{model.id}: {path.name} has {len(inputs)} inputs ({', '.join(v.name for v in inputs)}); "
@@ -239,7 +238,7 @@ def _run(model: Model, path: Path, input_name: str, inputs: np.ndarray) -> np.nd
     """ONNX Runtime logits for each input at batch 1, checking the run-time output shape."""
     import numpy as np
 
-    session = ort_session(path)
+    session = onnxfile.ort_session(path)
     outputs = []
     for i in range(len(inputs)):
         result = session.run(None, {input_name: inputs[i : i + 1]})[0]
@@ -256,7 +255,7 @@ def _check_batch(model: Model, path: Path, input_name: str, inputs: np.ndarray, 
     """A dynamic-batch graph run on the whole batch must give the batch-1 results."""
     import numpy as np
 
-    batched = ort_session(path).run(None, {input_name: inputs})[0]
+    batched = onnxfile.ort_session(path).run(None, {input_name: inputs})[0]
     if tuple(batched.shape) != (len(inputs), model.num_classes):
         raise ValidationFailed(
             f"{model.id}: {path.name} returns shape {list(batched.shape)} at batch {len(inputs)}, "

@@ -16,8 +16,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from zoo import onnxfile
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
 from zoo.manifest.schema import Model
@@ -140,61 +141,20 @@ def stamp(onnx_path: Path, model: Model, params: int, weights: Path | None, seed
 
     proto = onnx.load(str(onnx_path))
     values = {META_MODEL: model.id, META_PARAMS: str(params), META_WEIGHTS: weights_label(weights, seed)}
-    set_metadata(proto, values)
-    save_onnx(proto, onnx_path)
+    onnxfile.set_metadata(proto, values)
+    onnxfile.save(proto, onnx_path)
 
 
-def set_metadata(proto: object, values: dict[str, str]) -> None:
-    """Set (replace) `metadata_props` entries of an ONNX ModelProto."""
-    props = proto.metadata_props  # type: ignore[attr-defined]
-    kept = [(p.key, p.value) for p in props if p.key not in values]
-    del props[:]
-    for key, value in [*kept, *values.items()]:
-        entry = props.add()
-        entry.key, entry.value = key, value
 
 
-def read_metadata(onnx_path: Path) -> dict[str, str]:
-    """The `metadata_props` of an ONNX file (reads the graph without its weights)."""
-    import onnx
-
-    proto = onnx.load(str(onnx_path), load_external_data=False)
-    return {p.key: p.value for p in proto.metadata_props}
 
 
-def save_onnx(proto: Any, target: Path) -> None:
-    """Save an ONNX ModelProto atomically (temp file in the same folder, then rename)."""
-    import onnx
-
-    with atomic_path(target) as tmp:
-        onnx.save(proto, str(tmp))
 
 
-def io_names(onnx_path: Path) -> tuple[str, str]:
-    """Names of the graph's single real input (initialisers excluded) and its first output."""
-    import onnx
-
-    graph = onnx.load(str(onnx_path), load_external_data=False).graph
-    initialisers = {i.name for i in graph.initializer}
-    inputs = [i.name for i in graph.input if i.name not in initialisers]
-    return inputs[0], graph.output[0].name
 
 
-def ort_session(onnx_path: Path) -> Any:
-    """An ONNX Runtime CPU session for `onnx_path`, quiet about harmless graph warnings."""
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.log_severity_level = 3
-    return onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
 
 
-def opset_of(onnx_path: Path) -> int:
-    """The default-domain opset an ONNX file declares."""
-    import onnx
-
-    proto = onnx.load(str(onnx_path), load_external_data=False)
-    return next(o.version for o in proto.opset_import if o.domain in ("", "ai.onnx"))
 
 
 def check_fits(expected: dict[str, tuple[int, ...]], given: dict[str, tuple[int, ...]], path: Path) -> None:

@@ -12,15 +12,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from zoo import onnxfile
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
 from zoo.manifest.schema import Model
 from zoo.sources.common import (
     ConvertResult,
-    io_names,
-    opset_of,
-    ort_session,
-    save_onnx,
     stamp,
     tool_versions,
     write_reference,
@@ -42,17 +39,17 @@ def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> 
     except Exception as exc:  # onnx raises DecodeError, ValidationError, OSError...
         raise ConversionError(f"{weights}: not a valid ONNX model: {str(exc).strip().splitlines()[0]}") from exc
     warnings: list[str] = []
-    given = opset_of(weights)
+    given = onnxfile.opset_of(weights)
     wanted = model.deploy.opset
     if wanted is not None and wanted != given:
         proto = _convert_opset(model, proto, given, wanted)
         warnings.append(f"opset converted from {given} to {wanted} with onnx.version_converter")
-        save_onnx(proto, out)
+        onnxfile.save(proto, out)
     else:
         with atomic_path(out) as tmp:
             shutil.copyfile(weights, tmp)
-    session = ort_session(weights)
-    input_name, output_name = io_names(out)
+    session = onnxfile.ort_session(weights)
+    input_name, output_name = onnxfile.io_names(out)
     reference = write_reference(lambda x: session.run(None, {input_name: x})[0], model, out, seed)
     params = _initialiser_elements(proto)
     stamp(out, model, params, weights, seed)

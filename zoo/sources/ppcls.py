@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from zoo import onnxfile
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
 from zoo.manifest.schema import Model, WeightsFormat
@@ -35,9 +36,6 @@ from zoo.sources.common import (
     calibration_batch,
     check_fits,
     first_line,
-    io_names,
-    opset_of,
-    save_onnx,
     stamp,
     tool_versions,
     write_reference,
@@ -144,9 +142,9 @@ def _export(
     _restore_leaky_slopes(program, proto)
     if not model.deploy.dynamic_batch:
         _fix_batch(proto)
-    save_onnx(proto, out)
+    onnxfile.save(proto, out)
     warnings: list[str] = []
-    opset = opset_of(out)
+    opset = onnxfile.opset_of(out)
     if opset != model.opset:
         warnings.append(
             f"paddle2onnx raised the opset from {model.opset} to {opset} (an operator needs it); "
@@ -154,7 +152,7 @@ def _export(
         )
     reference = write_reference(forward, model, out, seed)
     stamp(out, model, params, weights, seed)
-    input_name, output_name = io_names(out)
+    input_name, output_name = onnxfile.io_names(out)
     return ConvertResult(
         onnx=out,
         reference=reference,
@@ -367,10 +365,7 @@ def _legacy_program(program: Path) -> Any:
 
 def _fix_batch(proto: Any) -> None:
     """Set the batch axis of the graph's inputs and outputs to 1 (paddle saves it as dynamic)."""
-    initialisers = {i.name for i in proto.graph.initializer}
-    for value in [*proto.graph.input, *proto.graph.output]:
-        if value.name in initialisers:
-            continue
+    for value in [*onnxfile.real_inputs(proto.graph), *proto.graph.output]:
         dims = value.type.tensor_type.shape.dim
         if dims:
             dims[0].Clear()

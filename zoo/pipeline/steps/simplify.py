@@ -31,7 +31,8 @@ class SimplifyStep(Step):
     def run(self, model: Model, inputs: StepInputs, workdir: Path, options: RunOptions) -> StepResult:
         from zoo.measure.macs import MeasureError, count_macs, flops_g
         from zoo.measure.simplify import simplify
-        from zoo.sources.common import META_PARAMS, io_names, read_metadata
+        from zoo.onnxfile import io_names, read_metadata
+        from zoo.sources.common import META_PARAMS
 
         raw = inputs[RAW_ONNX]
         input_name, _ = io_names(raw)
