@@ -62,6 +62,10 @@ class StoreError(ZooError):
     """The content-addressed store is inconsistent or unwritable."""
 
 
+class RemoteError(StoreError):
+    """The remote cache tier cannot be reached, refused a request, or holds a corrupt blob."""
+
+
 class StepError(ZooError):
     """A pipeline step failed for a reason the user can act on."""
 
