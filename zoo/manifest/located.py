@@ -8,6 +8,7 @@ with (as `Decimal`), which reported tables must reproduce exactly.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -25,6 +26,10 @@ from zoo.errors import ManifestError, Problem
 Path_ = tuple[str | int, ...]
 
 _TAG = "tag:yaml.org,2002:"
+#: Limits for untrusted manifests: file size, values after alias expansion, nesting depth.
+MAX_BYTES = int(os.environ.get("ZOO_MAX_MANIFEST_BYTES", 4 << 20))
+MAX_VALUES = int(os.environ.get("ZOO_MAX_MANIFEST_VALUES", 200_000))
+MAX_DEPTH = 64
 _CONSTRUCTOR = yaml.constructor.SafeConstructor()
 
 
@@ -67,35 +72,61 @@ def _scalar(node: yaml.ScalarNode, file: Path) -> Any:
     )
 
 
-def _build(node: yaml.Node, path: Path_, doc: LocatedDocument, problems: list[Problem]) -> Any:
-    doc.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
-    if isinstance(node, yaml.ScalarNode):
-        return _scalar(node, doc.file)
-    if isinstance(node, yaml.SequenceNode):
-        return [_build(item, (*path, i), doc, problems) for i, item in enumerate(node.value)]
-    if isinstance(node, yaml.MappingNode):
-        result: dict[Any, Any] = {}
+class _Builder:
+    """Turns composed YAML nodes into plain data, within a budget.
+
+    Aliases (`*name`) let a few bytes name a block many times over; expanded naively, a
+    "billion laughs" document needs gigabytes. So the builder counts every value it makes and
+    stops at `MAX_VALUES`, refuses aliases that contain themselves, and bounds nesting depth.
+    """
+
+    def __init__(self, doc: LocatedDocument, problems: list[Problem]) -> None:
+        self.doc, self.problems = doc, problems
+        self.made = 0
+        self.active: set[int] = set()
+
+    def build(self, node: yaml.Node, path: Path_) -> Any:
+        self.made += 1
+        if self.made > MAX_VALUES or len(path) > MAX_DEPTH:
+            what = f"more than {MAX_VALUES} values" if self.made > MAX_VALUES else f"deeper than {MAX_DEPTH} levels"
+            raise ManifestError([_problem(self.doc.file, node, path, f"the document expands to {what}",
+                                          "YAML aliases (*name) repeat whole blocks; a manifest never needs this")])
+        self.doc.positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+        if isinstance(node, yaml.ScalarNode):
+            return _scalar(node, self.doc.file)
+        if id(node) in self.active:
+            raise ManifestError([_problem(self.doc.file, node, path, "a YAML alias contains itself",
+                                          "remove the recursive alias")])
+        self.active.add(id(node))
+        try:
+            if isinstance(node, yaml.SequenceNode):
+                return [self.build(item, (*path, i)) for i, item in enumerate(node.value)]
+            if isinstance(node, yaml.MappingNode):
+                return self._mapping(node, path)
+        finally:
+            self.active.discard(id(node))
+        raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
+
+    def _mapping(self, node: yaml.MappingNode, path: Path_) -> dict[Any, Any]:
+        file, result = self.doc.file, {}
         for key_node, value_node in node.value:
             if key_node.tag == _TAG + "merge":
-                problems.append(_problem(doc.file, key_node, path, "YAML merge keys (<<) are not supported",
-                                         "use the family `defaults` block instead"))
+                self.problems.append(_problem(file, key_node, path, "YAML merge keys (<<) are not supported",
+                                              "use the family `defaults` block instead"))
                 continue
-            key = _scalar(key_node, doc.file) if isinstance(key_node, yaml.ScalarNode) else None
+            key = _scalar(key_node, file) if isinstance(key_node, yaml.ScalarNode) else None
             if not isinstance(key, (str, int)):
-                problems.append(_problem(doc.file, key_node, path, "keys must be plain strings", ""))
+                self.problems.append(_problem(file, key_node, path, "keys must be plain strings", ""))
                 continue
             key_path = (*path, key)
             if key in result:
-                first = doc.positions[key_path]
-                problems.append(
-                    _problem(doc.file, key_node, key_path, f"duplicate key `{key}`",
-                             f"it was already given at line {first[0]}; keep one")
-                )
+                first = self.doc.positions[key_path]
+                self.problems.append(_problem(file, key_node, key_path, f"duplicate key `{key}`",
+                                              f"it was already given at line {first[0]}; keep one"))
                 continue
-            doc.positions[key_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
-            result[key] = _build(value_node, key_path, doc, problems)
+            self.doc.positions[key_path] = (key_node.start_mark.line + 1, key_node.start_mark.column + 1)
+            result[key] = self.build(value_node, key_path)
         return result
-    raise AssertionError(f"unknown YAML node {node!r}")  # pragma: no cover
 
 
 def _problem(file: Path, node: yaml.Node, path: Path_, message: str, hint: str) -> Problem:
@@ -115,6 +146,10 @@ def dotted(path: Path_) -> str:
 def load_located(file: Path) -> LocatedDocument:
     """Parse one YAML file; raise `ManifestError` with positions for any syntax problem."""
     try:
+        size = file.stat().st_size
+        if size > MAX_BYTES:
+            raise ManifestError([Problem(file, 1, 1, "", f"file is {size} bytes, over the {MAX_BYTES}-byte limit",
+                                         "split the family, or raise ZOO_MAX_MANIFEST_BYTES")])
         text = file.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:
         raise ManifestError([Problem(file, 1, 1, "", f"not UTF-8 text ({exc.reason})", "save as UTF-8")]) from None
@@ -133,7 +168,7 @@ def load_located(file: Path) -> LocatedDocument:
     if node is None:
         raise ManifestError([Problem(file, 1, 1, "", "file is empty", "start with `family:`")])
     problems: list[Problem] = []
-    doc.data = _build(node, (), doc, problems)
+    doc.data = _Builder(doc, problems).build(node, ())
     if problems:
         raise ManifestError(problems)
     return doc
