@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import warnings
 from abc import abstractmethod
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -32,6 +33,7 @@ from zoo.sources.common import (
 from zoo.sources.transform import TORCHVISION_RULES
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
 
     from zoo.manifest.schema import Model
@@ -127,47 +129,11 @@ def export(module: torch.nn.Module, request: ConvertRequest, tools: tuple[str, .
 
     `tools`: the distributions whose versions the result reports.
     """
-    import torch
-
-    model = request.model
     module.eval()
-    channels, height, width = model.input_size
-    example = torch.zeros(1, channels, height, width)
-    dynamic_axes = (
-        {TORCH_INPUT: {0: "batch"}, TORCH_OUTPUT: {0: "batch"}} if model.deploy.dynamic_batch else None
-    )
     with atomic_path(request.out) as tmp:
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    module,
-                    (example,),
-                    str(tmp),
-                    dynamo=False,
-                    input_names=[TORCH_INPUT],
-                    output_names=[TORCH_OUTPUT],
-                    opset_version=model.opset,
-                    dynamic_axes=dynamic_axes,
-                    do_constant_folding=True,
-                )
-        except Exception as exc:  # the exporter raises many unrelated types for unsupported ops
-            raise ConversionError(
-                f"{model.id}: torch.onnx.export failed at opset {model.opset}: {first_line(exc)}. "
-                "If an operator needs a newer opset, set `deploy.opset` in the manifest."
-            ) from exc
+        _torchscript_export(module, request.model, tmp)
     params = sum(p.numel() for p in module.parameters())
-
-    def forward(batch: Any) -> Any:
-        with torch.no_grad():
-            output = module(torch.from_numpy(batch))
-        if not isinstance(output, torch.Tensor):
-            raise ConversionError(
-                f"{model.id}: the model returns {type(output).__name__}, not a logits tensor"
-            )
-        return output.numpy()
-
-    reference = write_reference(forward, request)
+    reference = write_reference(_forward(module, request.model), request)
     stamp(request, params)
     return ConvertResult(
         onnx=request.out,
@@ -175,10 +141,51 @@ def export(module: torch.nn.Module, request: ConvertRequest, tools: tuple[str, .
         input_name=TORCH_INPUT,
         output_name=TORCH_OUTPUT,
         params=params,
-        opset=model.opset,
+        opset=request.model.opset,
         random_weights=request.weights is None,
         tool_versions=tool_versions(*tools),
     )
+
+
+def _torchscript_export(module: torch.nn.Module, model: Model, target: Path) -> None:
+    """`torch.onnx.export` at the manifest's opset, batch 1 unless `deploy.dynamic_batch`."""
+    import torch
+
+    example = torch.zeros(1, *model.input_size)
+    dynamic_axes = {TORCH_INPUT: {0: "batch"}, TORCH_OUTPUT: {0: "batch"}} if model.deploy.dynamic_batch else None
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                (example,),
+                str(target),
+                dynamo=False,
+                input_names=[TORCH_INPUT],
+                output_names=[TORCH_OUTPUT],
+                opset_version=model.opset,
+                dynamic_axes=dynamic_axes,
+                do_constant_folding=True,
+            )
+    except Exception as exc:  # the exporter raises many unrelated types for unsupported ops
+        raise ConversionError(
+            f"{model.id}: torch.onnx.export failed at opset {model.opset}: {first_line(exc)}. "
+            "If an operator needs a newer opset, set `deploy.opset` in the manifest."
+        ) from exc
+
+
+def _forward(module: torch.nn.Module, model: Model) -> Callable[[np.ndarray], np.ndarray]:
+    """The source framework's forward pass on a numpy batch, for the reference outputs."""
+    import torch
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            output = module(torch.from_numpy(batch))
+        if not isinstance(output, torch.Tensor):
+            raise ConversionError(f"{model.id}: the model returns {type(output).__name__}, not a logits tensor")
+        return output.numpy()
+
+    return forward
 
 
 def calibrate_batchnorm(module: torch.nn.Module, model: Model, seed: int) -> None:
