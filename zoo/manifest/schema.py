@@ -147,7 +147,7 @@ class Source(Strict):
     version: str | None = Field(None, description="Library version the numbers refer to, e.g. 0.6.5.")
     repo: Url | None = Field(None, description="Link to the source code (shown in docs).")
     entrypoint: str | None = Field(
-        None, description="For library: python, `module:function` returning a torch.nn.Module."
+        None, description="For a library that builds models from user code (python): `module:function`."
     )
 
     @field_validator("library")
@@ -177,7 +177,9 @@ class Weights(Strict):
     """The checkpoint to fetch. `sha256` stays empty until `zoo lock` pins it; never guess it."""
 
     url: Url
-    format: str = Field(description="How the file is stored; the source library must load it (`zoo schema` lists them).")
+    format: str = Field(
+        description="How the file is stored (pth, pdparams, onnx, ...); the source library must load it."
+    )
     sha256: str | None = Field(None, description="64 lowercase hex digits, set by `zoo lock`.")
     hash_prefix: str | None = Field(
         None, description="Leading hex digits of the sha256 that the file name carries (torch hub style)."
