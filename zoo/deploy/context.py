@@ -227,8 +227,8 @@ def build_context(
             f"{list(model.input_size)}; re-export or fix `input_size`"
         )
     if name_from == "convention" and not registry.get(model.source.library).builds_architecture:
-        notes.append(f"input name `{name}` of a `{model.source.library}` model is assumed; "
-                     "`zoo sync` fills in the file's real name")
+        notes.append(f"input name `{name}` is assumed (library `{model.source.library}` keeps the name its "
+                     "file has); `zoo sync` fills in the file's real name")
 
     try:
         chosen = Dtype(dtype) if dtype is not None else model.deploy.dtype
