@@ -49,3 +49,26 @@ def test_bad_entry_points_are_named(tmp_path: Path, entrypoint: str, message: st
     model = make_model("python", "tiny_net", source={"entrypoint": entrypoint})
     with pytest.raises(ConversionError, match=message):
         run_convert(model, tmp_path)
+
+
+def test_editing_the_entry_point_module_changes_the_convert_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The user's code enters the convert step's fields, found without importing it (its package
+    would import torch, and `zoo plan` must not)."""
+    import sys
+
+    from tests.convert_support import RANDOM
+    from zoo.pipeline.steps.convert import ConvertStep
+
+    package = tmp_path / "userpkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("raise RuntimeError('importing the package runs user code')\n")
+    (package / "net.py").write_text("def build(num_classes):\n    return None\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    model = make_model("python", "net", source={"entrypoint": "userpkg.net:build"})
+    before = ConvertStep().fields(model, RANDOM)["code"]
+    (package / "net.py").write_text("def build(num_classes):\n    return None  # edited\n")
+    after = ConvertStep().fields(model, RANDOM)["code"]
+    assert len(before) == 64 and before != after
+    assert "userpkg" not in sys.modules
+    assert "code" not in ConvertStep().fields(make_model("timm", "test_resnet"), RANDOM), \
+        "libraries that run no user code keep their keys"

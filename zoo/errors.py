@@ -80,3 +80,7 @@ class ValidationFailed(StepError):
 
 class DatasetError(ZooError):
     """An evaluation or calibration dataset has the wrong layout or unreadable content."""
+
+
+class SourceLibraryError(ZooError):
+    """A source library is unknown, or a plugin library cannot be loaded or registered."""

@@ -45,11 +45,11 @@ from zoo.manifest.schema import (
     CropMode,
     Dtype,
     Interpolation,
-    Library,
     Model,
     ResizeBackend,
     ValueRange,
 )
+from zoo.sources import registry
 
 T = TypeVar("T")
 
@@ -57,17 +57,6 @@ T = TypeVar("T")
 #: keeps 11 significant bits (relative error <= 2**-11 ~ 4.9e-4 for normal numbers), so this
 #: flags values float16 represents badly: tiny (subnormal) ones.
 FP16_TOLERANCE = 1e-3
-
-#: Input names of the published export recipes (FORMATS.md section 8), used until an
-#: exported ONNX says otherwise.
-INPUT_NAME_CONVENTION: dict[Library, str] = {
-    Library.timm: "input",
-    Library.torchvision: "input",
-    Library.mmcls: "input",
-    Library.python: "input",
-    Library.onnx: "input",
-    Library.ppcls: "x",
-}
 
 #: Where the compiled model goes, relative to the model folder (vamc workspace).
 WORKSPACE = "deploy_weights"
@@ -237,8 +226,9 @@ def build_context(
             f"{model.id}: the ONNX file {onnx_path} takes input {list(onnx_shape)} but the manifest says "
             f"{list(model.input_size)}; re-export or fix `input_size`"
         )
-    if name_from == "convention" and model.source.library == Library.onnx:
-        notes.append(f"input name `{name}` of an `onnx` model is assumed; `zoo sync` fills in the file's real name")
+    if name_from == "convention" and not registry.get(model.source.library).builds_architecture:
+        notes.append(f"input name `{name}` is assumed (library `{model.source.library}` keeps the name its "
+                     "file has); `zoo sync` fills in the file's real name")
 
     try:
         chosen = Dtype(dtype) if dtype is not None else model.deploy.dtype
@@ -263,7 +253,7 @@ def build_context(
         model_id=model.id,
         name=model.name,
         stem=model.stem,
-        library=model.source.library.value,
+        library=model.source.library,
         family=model.family,
         input_name=name,
         input_name_from=name_from,
@@ -352,7 +342,7 @@ def _input_name(
     if onnx_path is not None:
         name, shape = read_onnx_input(onnx_path)
         return name, "onnx", shape
-    return INPUT_NAME_CONVENTION[model.source.library], "convention", None
+    return registry.get(model.source.library).input_name, "convention", None
 
 
 def read_onnx_input(path: Path) -> tuple[str, tuple[int, int, int] | None]:

@@ -90,7 +90,7 @@ def input_label(model: Model) -> str:
 
 def source_label(model: Model) -> str:
     """`[timm@0.6.5](repo)`: the library, the version the numbers refer to, a link to the code."""
-    text = model.source.library.value + (f"@{model.source.version}" if model.source.version else "")
+    text = model.source.library + (f"@{model.source.version}" if model.source.version else "")
     return f"[{text}]({model.source.repo})" if model.source.repo else text
 
 

@@ -75,7 +75,7 @@ class Catalog:
         if family:
             chosen = [m for m in chosen if m.family.lower() == family.lower()]
         if source:
-            chosen = [m for m in chosen if m.source.library.value == source.lower()]
+            chosen = [m for m in chosen if m.source.library == source.lower()]
         if tag:
             chosen = [m for m in chosen if tag in m.tags]
         if not chosen:

@@ -30,6 +30,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from zoo.sources import registry
 
 
 class Strict(BaseModel):
@@ -40,44 +43,6 @@ class Strict(BaseModel):
 
 class Task(StrEnum):
     classification = "classification"
-
-
-class Library(StrEnum):
-    timm = "timm"
-    torchvision = "torchvision"
-    mmcls = "mmcls"
-    ppcls = "ppcls"
-    onnx = "onnx"
-    python = "python"
-
-
-class WeightsFormat(StrEnum):
-    pth = "pth"
-    safetensors = "safetensors"
-    pdparams = "pdparams"
-    paddle_inference = "paddle-inference"
-    onnx = "onnx"
-
-
-#: Which weight formats each source library can load.
-FORMATS_BY_LIBRARY: dict[Library, frozenset[WeightsFormat]] = {
-    Library.timm: frozenset({WeightsFormat.pth, WeightsFormat.safetensors}),
-    Library.torchvision: frozenset({WeightsFormat.pth, WeightsFormat.safetensors}),
-    Library.mmcls: frozenset({WeightsFormat.pth}),
-    Library.ppcls: frozenset({WeightsFormat.pdparams, WeightsFormat.paddle_inference}),
-    Library.onnx: frozenset({WeightsFormat.onnx}),
-    Library.python: frozenset({WeightsFormat.pth, WeightsFormat.safetensors}),
-}
-
-#: The ONNX opset each library's published export recipe uses (FORMATS.md section 8).
-DEFAULT_OPSET: dict[Library, int] = {
-    Library.timm: 11,
-    Library.torchvision: 11,
-    Library.mmcls: 11,
-    Library.python: 11,
-    Library.ppcls: 10,
-    Library.onnx: 11,
-}
 
 
 class Interpolation(StrEnum):
@@ -141,6 +106,20 @@ _ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 
 
+def _one_of(value: str, allowed: list[str]) -> str:
+    """`value` if it is in `allowed`; else the error an enum gives, so it reads (and is hinted) alike."""
+    if value in allowed:
+        return value
+    quoted = [repr(a) for a in allowed]
+    expected = quoted[0] if len(quoted) == 1 else f"{', '.join(quoted[:-1])} or {quoted[-1]}"
+    raise PydanticCustomError("enum", "Input should be {expected}", {"expected": expected})
+
+
+def weight_formats() -> list[str]:
+    """Every weights format some registered source library loads, sorted."""
+    return sorted({f for name in registry.names() for f in registry.get(name).weight_formats})
+
+
 def _url(value: str) -> str:
     if not value.startswith(_URL_SCHEMES):
         raise ValueError(f"URL {value!r} must start with http://, https:// or file://")
@@ -159,7 +138,7 @@ class Paper(Strict):
 class Source(Strict):
     """Where the architecture and its code come from."""
 
-    library: Library
+    library: str = Field(description="The source library, by its registered name (`zoo schema` lists them).")
     arch: str | None = Field(
         None,
         description="Architecture or config name in the library (timm/torchvision model name, "
@@ -168,8 +147,13 @@ class Source(Strict):
     version: str | None = Field(None, description="Library version the numbers refer to, e.g. 0.6.5.")
     repo: Url | None = Field(None, description="Link to the source code (shown in docs).")
     entrypoint: str | None = Field(
-        None, description="For library: python, `module:function` returning a torch.nn.Module."
+        None, description="For a library that builds models from user code (python): `module:function`."
     )
+
+    @field_validator("library")
+    @classmethod
+    def _registered(cls, value: str) -> str:
+        return _one_of(value, registry.names())
 
     @field_validator("entrypoint")
     @classmethod
@@ -179,11 +163,13 @@ class Source(Strict):
         return value
 
     @model_validator(mode="after")
-    def _entrypoint_only_for_python(self) -> Source:
-        if self.library == Library.python and not self.entrypoint:
-            raise ValueError("library `python` needs `entrypoint: module:function`")
-        if self.library != Library.python and self.entrypoint:
-            raise ValueError("`entrypoint` is only used with library `python`")
+    def _entrypoint_where_needed(self) -> Source:
+        if registry.get(self.library).needs_entrypoint:
+            if not self.entrypoint:
+                raise ValueError(f"library `{self.library}` needs `entrypoint: module:function`")
+        elif self.entrypoint:
+            users = [f"`{n}`" for n in registry.names() if registry.get(n).needs_entrypoint]
+            raise ValueError(f"`entrypoint` is only used with library {' or '.join(users)}")
         return self
 
 
@@ -191,13 +177,20 @@ class Weights(Strict):
     """The checkpoint to fetch. `sha256` stays empty until `zoo lock` pins it; never guess it."""
 
     url: Url
-    format: WeightsFormat
+    format: str = Field(
+        description="How the file is stored (pth, pdparams, onnx, ...); the source library must load it."
+    )
     sha256: str | None = Field(None, description="64 lowercase hex digits, set by `zoo lock`.")
     hash_prefix: str | None = Field(
         None, description="Leading hex digits of the sha256 that the file name carries (torch hub style)."
     )
     size: int | None = Field(None, gt=0, description="Size in bytes.")
     mirrors: tuple[Url, ...] = ()
+
+    @field_validator("format")
+    @classmethod
+    def _known_format(cls, value: str) -> str:
+        return _one_of(value, weight_formats())
 
     @field_validator("sha256")
     @classmethod
@@ -420,24 +413,26 @@ class Model(Strict):
         if not isinstance(data, dict):
             return data
         source = data.get("source")
-        if isinstance(source, dict) and "arch" not in source and source.get("library") not in (
-            "onnx",
-            "python",
-            None,
-        ):
+        if not isinstance(source, dict) or "arch" in source or source.get("library") not in registry.names():
+            return data
+        library = registry.get(source["library"])
+        if library.builds_architecture and not library.needs_entrypoint:  # else there is no architecture name
             data = {**data, "source": {**source, "arch": data.get("name")}}
         return data
 
     @model_validator(mode="after")
     def _consistent(self) -> Model:
-        library = self.source.library
-        if self.weights and self.weights.format not in FORMATS_BY_LIBRARY[library]:
-            allowed = ", ".join(sorted(FORMATS_BY_LIBRARY[library]))
+        library = registry.get(self.source.library)
+        if self.weights and self.weights.format not in library.weight_formats:
+            allowed = ", ".join(sorted(library.weight_formats))
             raise ValueError(
-                f"weights format `{self.weights.format}` cannot be loaded by {library}; use one of: {allowed}"
+                f"weights format `{self.weights.format}` cannot be loaded by {library.name}; use one of: {allowed}"
             )
-        if library == Library.onnx and self.weights is None:
-            raise ValueError("library `onnx` needs `weights` (the ONNX file to use)")
+        if not library.builds_architecture and self.weights is None:
+            raise ValueError(f"library `{library.name}` needs `weights` (the model file to use)")
+        problems = library.check(self)
+        if problems:
+            raise ValueError("; ".join(problems))
         return self
 
     @property
@@ -452,7 +447,8 @@ class Model(Strict):
 
     @property
     def opset(self) -> int:
-        return self.deploy.opset or DEFAULT_OPSET[self.source.library]
+        """`deploy.opset`, else the default of the source library's export recipe."""
+        return self.deploy.opset or registry.get(self.source.library).default_opset
 
     @property
     def display_name(self) -> str:
@@ -505,6 +501,8 @@ def family_json_schema() -> dict[str, Any]:
     definitions["ModelDefaults"] = partial
     schema["properties"]["models"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Model"}}
     schema["properties"]["defaults"] = {"$ref": "#/$defs/ModelDefaults"}
+    definitions["Source"]["properties"]["library"]["enum"] = registry.names()
+    definitions["Weights"]["properties"]["format"]["enum"] = weight_formats()
     schema["$defs"] = definitions
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "zoo model family manifest"

@@ -14,7 +14,8 @@ from zoo.errors import ZooError
 from zoo.manifest.derived import scale_size
 from zoo.manifest.schema import Color, CropMode, Interpolation, Model, Preprocess, ResizeBackend, ValueRange
 from zoo.measure.imaging import PIL_FILTERS, resize_bicubic_cv, resize_bilinear_cv, resize_pil
-from zoo.sources.transform import SOURCE_RULES, keep_ratio
+from zoo.sources import registry
+from zoo.sources.transform import keep_ratio
 
 if TYPE_CHECKING:
     import numpy as np
@@ -27,7 +28,7 @@ def source_pipeline(image: Image.Image, model: Model) -> np.ndarray:
     Returns a float32 CHW array (no batch axis): resize (shorter side, squash or keep-ratio by
     `crop_mode`), center crop, scale to the model's value range, normalise, and reorder
     channels for BGR-trained models. Size rounding, crop offsets and the 0..1 scaling follow
-    `SOURCE_RULES[model.source.library]`; squash and border mode follow timm for every library.
+    the source library's `eval_rules`; squash and border mode follow timm for every library.
 
     The resize filter follows `resize_backend`: `pil` is Pillow itself (what torchvision, timm,
     mmcv's `pillow` backend and PaddleClas' `pil` backend call); `cv2` is OpenCV's 8-bit
@@ -42,7 +43,7 @@ def source_pipeline(image: Image.Image, model: Model) -> np.ndarray:
     import numpy as np
 
     pre = model.preprocess
-    rules = SOURCE_RULES[model.source.library]
+    rules = registry.get(model.source.library).eval_rules
     resize = _resizer(model)
     _, height, width = model.input_size
     pixels = np.asarray(image.convert("RGB"))

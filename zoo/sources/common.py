@@ -1,10 +1,10 @@
-"""What every converter shares: its result, the reference outputs, and the ONNX stamp.
+"""What every converter shares: the reference outputs, the ONNX stamp, checkpoint checks.
 
 A converter has the source framework's model in memory only while it runs, and the
 validate step runs later (possibly in another process). So right after exporting, each
-converter also runs the *source framework* on the validation inputs — a real photograph
-preprocessed exactly as the manifest says, plus seeded random inputs — and saves the
-inputs and logits next to the ONNX file (``<model stem>.reference.npz``). Validation then
+converter also runs the *source framework* on the validation inputs it was handed — a real
+photograph preprocessed exactly as the manifest says, plus seeded random inputs — and saves
+the inputs and logits next to the ONNX file (``<model stem>.reference.npz``). Validation then
 compares ONNX Runtime against that file; steps exchange files only.
 
 Framework imports (torch, paddle, onnx) stay inside functions: importing this module is cheap.
@@ -13,7 +13,6 @@ Framework imports (torch, paddle, onnx) stay inside functions: importing this mo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -21,15 +20,14 @@ from typing import TYPE_CHECKING
 from zoo import onnxfile
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
-from zoo.manifest.schema import Model
 
 if TYPE_CHECKING:
     import numpy as np
 
-#: The real photograph every model is validated on (CC0, see zoo/data/chelsea.LICENSE.txt).
-PHOTO = Path(__file__).resolve().parent.parent / "data" / "chelsea.jpg"
-#: Seeded random inputs added to the photograph (standard normal in the normalised space).
-RANDOM_INPUTS = 2
+    from zoo.manifest.schema import Model
+    from zoo.sources.base import ConvertRequest
+
+
 #: Images in the one seeded random batch that sets BatchNorm statistics of random weights.
 CALIBRATION_BATCH = 4
 #: Input/output names of graphs exported from PyTorch (the published timm recipe uses `input`).
@@ -41,21 +39,6 @@ META_PARAMS = "zoo.params"
 META_WEIGHTS = "zoo.weights"
 #: How many key names a checkpoint-mismatch message lists before summarising.
 SHOWN_KEYS = 12
-
-
-@dataclass(frozen=True)
-class ConvertResult:
-    """What a converter produced. `params` is counted the way the source framework counts."""
-
-    onnx: Path
-    reference: Path
-    input_name: str
-    output_name: str
-    params: int
-    opset: int
-    random_weights: bool
-    tool_versions: dict[str, str] = field(default_factory=dict)
-    warnings: tuple[str, ...] = ()
 
 
 def tool_versions(*distributions: str) -> dict[str, str]:
@@ -81,21 +64,6 @@ def weights_label(weights: Path | None, seed: int) -> str:
     return weights.name
 
 
-def validation_inputs(model: Model, seed: int) -> tuple[list[str], np.ndarray]:
-    """The photograph preprocessed as the manifest says, then seeded random inputs: [K, C, H, W]."""
-    import numpy as np
-    from PIL import Image
-
-    from zoo.measure.preprocess import source_pipeline
-
-    with Image.open(PHOTO) as image:
-        photo = source_pipeline(image, model)
-    rng = np.random.default_rng(seed)
-    noise = rng.standard_normal((RANDOM_INPUTS, *model.input_size), dtype=np.float32)
-    names = [f"photo:{PHOTO.name}"] + [f"random:{seed}:{i}" for i in range(RANDOM_INPUTS)]
-    return names, np.concatenate([photo[None], noise]).astype(np.float32)
-
-
 def calibration_batch(model: Model, seed: int) -> np.ndarray:
     """The seeded standard-normal batch [CALIBRATION_BATCH, C, H, W] setting random weights' BatchNorm statistics.
 
@@ -115,46 +83,32 @@ def calibration_batch(model: Model, seed: int) -> np.ndarray:
     return rng.standard_normal((CALIBRATION_BATCH, *model.input_size), dtype=np.float32)
 
 
-def write_reference(
-    forward: Callable[[np.ndarray], np.ndarray], model: Model, onnx_path: Path, seed: int
-) -> Path:
+def write_reference(forward: Callable[[np.ndarray], np.ndarray], request: ConvertRequest) -> Path:
     """Run the source framework (`forward`: [1,C,H,W] -> logits) on the validation inputs and save them.
 
     Inputs go through one at a time (batch 1), as the exported graph will be fed.
     """
     import numpy as np
 
-    names, inputs = validation_inputs(model, seed)
+    inputs = request.inputs.array
     logits = np.stack([np.asarray(forward(inputs[i : i + 1]), dtype=np.float32)[0] for i in range(len(inputs))])
-    target = reference_path(model, onnx_path)
+    target = reference_path(request.model, request.out)
     with atomic_path(target) as tmp, open(tmp, "wb") as handle:
-        np.savez(handle, names=np.asarray(names), inputs=inputs, logits=logits)
+        np.savez(handle, names=np.asarray(request.inputs.names), inputs=inputs, logits=logits)
     return target
 
 
-def stamp(onnx_path: Path, model: Model, params: int, weights: Path | None, seed: int) -> None:
-    """Write the model id, parameter count and weights origin into the ONNX file's metadata.
+def stamp(request: ConvertRequest, params: int) -> None:
+    """Write the model id, parameter count and weights origin into the metadata of the ONNX file written.
 
     Random weights are thereby recorded in the output itself, not only in the record.
     """
     import onnx
 
-    proto = onnx.load(str(onnx_path))
-    values = {META_MODEL: model.id, META_PARAMS: str(params), META_WEIGHTS: weights_label(weights, seed)}
-    onnxfile.set_metadata(proto, values)
-    onnxfile.save(proto, onnx_path)
-
-
-
-
-
-
-
-
-
-
-
-
+    proto = onnx.load(str(request.out))
+    label = weights_label(request.weights, request.seed)
+    onnxfile.set_metadata(proto, {META_MODEL: request.model.id, META_PARAMS: str(params), META_WEIGHTS: label})
+    onnxfile.save(proto, request.out)
 
 
 def check_fits(expected: dict[str, tuple[int, ...]], given: dict[str, tuple[int, ...]], path: Path) -> None:

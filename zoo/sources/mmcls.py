@@ -7,24 +7,31 @@ exported module is backbone -> neck -> head in `tensor` mode: the logits before 
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from zoo.errors import ConversionError
-from zoo.manifest.schema import Model
-from zoo.sources.common import ConvertResult
-from zoo.sources.torch_export import build_and_export
+from zoo.manifest.derived import crop_offset
+from zoo.manifest.schema import Model, Preprocess
+from zoo.sources.torch_export import TorchLibrary
+from zoo.sources.transform import SourceRules, divide_by_255, shorter_side, truncate_longer
 
-TOOLS = ("mmpretrain", "mmengine")
+
+def _mmcv_size(w: int, h: int, pre: Preprocess, height: int, width: int) -> tuple[int, int]:
+    """mmpretrain `ResizeEdge(scale, edge='short')` (mmcls 0.x `Resize(size=(scale, -1))`)."""
+    return truncate_longer(w, h, shorter_side(pre, height, width))
 
 
-def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> ConvertResult:
-    """Build the mmpretrain classifier, load `weights` (or keep the seeded random init), export its logits."""
-    import mmpretrain
+class Mmcls(TorchLibrary):
+    name = "mmcls"
+    weight_formats = frozenset({"pth"})
+    #: mmpretrain ResizeEdge + mmcv CenterCrop (`int(round(...))`) + ClsDataPreprocessor (x - mean) / std
+    eval_rules = SourceRules(_mmcv_size, crop_offset, divide_by_255)
+    tools = ("torch", "mmpretrain", "mmengine", "onnx")
 
-    arch = model.source.arch or model.name
+    def build(self, model: Model) -> Any:
+        import mmpretrain
 
-    def build() -> Any:
+        arch = model.source.arch or model.name
         if arch not in mmpretrain.list_models(arch):
             raise ConversionError(
                 f"{model.id}: mmpretrain {mmpretrain.__version__} has no model {arch!r} "
@@ -32,19 +39,19 @@ def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> 
             )
         return mmpretrain.get_model(arch, pretrained=False, head={"num_classes": model.num_classes})
 
-    return build_and_export(build, model, weights, out, seed=seed, tools=TOOLS, exportable=_logits_module)
+    def exportable(self, module: Any) -> Any:
+        """Wrap an `ImageClassifier` so that forward(x) is backbone -> neck -> head (no preprocessor, no loss)."""
+        import torch
+
+        class Logits(torch.nn.Module):
+            def __init__(self, inner: Any) -> None:
+                super().__init__()
+                self.inner = inner
+
+            def forward(self, x: torch.Tensor) -> torch.Tensor:
+                return self.inner(x, mode="tensor")
+
+        return Logits(module)
 
 
-def _logits_module(classifier: Any) -> Any:
-    """Wrap an `ImageClassifier` so that forward(x) is backbone -> neck -> head (no preprocessor, no loss)."""
-    import torch
-
-    class Logits(torch.nn.Module):
-        def __init__(self, inner: Any) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return self.inner(x, mode="tensor")
-
-    return Logits(classifier)
+LIBRARY = Mmcls()

@@ -3,67 +3,75 @@
 There is no other framework here: the given file is the source. Its reference outputs are
 ONNX Runtime's on that file as given, so validation checks that the opset conversion and
 simplification did not change what it computes. There is no architecture to initialise,
-so `--random-weights` cannot apply.
+so `--random-weights` cannot apply: the file is fetched and used even then.
 """
 
 from __future__ import annotations
 
 import shutil
-from pathlib import Path
 from typing import Any
 
 from zoo import onnxfile
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
 from zoo.manifest.schema import Model
-from zoo.sources.common import (
-    ConvertResult,
-    stamp,
-    tool_versions,
-    write_reference,
-)
+from zoo.sources.base import ConvertRequest, ConvertResult, SourceLibrary
+from zoo.sources.common import TORCH_INPUT, first_line, stamp, tool_versions, write_reference
+from zoo.sources.transform import TORCHVISION_RULES
 
 
-def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> ConvertResult:
-    """Check `weights` (an ONNX file), convert its opset if the manifest sets `deploy.opset`, save to `out`."""
-    import onnx
+class Onnx(SourceLibrary):
+    """The input name is a guess (the usual PyTorch export's) until the file itself is read."""
 
-    if weights is None:
-        raise ConversionError(
-            f"{model.id}: library `onnx` has no architecture to initialise randomly; "
-            "it needs its ONNX file (drop --random-weights for this model, or give --weights-from)"
+    name = "onnx"
+    weight_formats = frozenset({"onnx"})
+    default_opset = 11
+    input_name = TORCH_INPUT
+    eval_rules = TORCHVISION_RULES
+    builds_architecture = False
+    tools = ("onnx", "onnxruntime")
+
+    def convert(self, request: ConvertRequest) -> ConvertResult:
+        """Check the ONNX file, convert its opset if the manifest sets `deploy.opset`, save to `request.out`."""
+        import onnx
+
+        model, weights, out = request.model, request.weights, request.out
+        if weights is None:
+            raise ConversionError(
+                f"{model.id}: library `onnx` has no architecture to initialise randomly; "
+                "it needs its ONNX file (drop --random-weights for this model, or give --weights-from)"
+            )
+        try:
+            proto = onnx.load(str(weights))
+            onnx.checker.check_model(proto, full_check=True)
+        except Exception as exc:  # onnx raises DecodeError, ValidationError, OSError...
+            raise ConversionError(f"{weights}: not a valid ONNX model: {first_line(exc)}") from exc
+        warnings: list[str] = []
+        given = onnxfile.opset_of(weights)
+        wanted = model.deploy.opset
+        if wanted is not None and wanted != given:
+            proto = _convert_opset(model, proto, given, wanted)
+            warnings.append(f"opset converted from {given} to {wanted} with onnx.version_converter")
+            onnxfile.save(proto, out)
+        else:
+            with atomic_path(out) as tmp:
+                shutil.copyfile(weights, tmp)
+        session = onnxfile.ort_session(weights)
+        input_name, output_name = onnxfile.io_names(out)
+        reference = write_reference(lambda x: session.run(None, {input_name: x})[0], request)
+        params = _initialiser_elements(proto)
+        stamp(request, params)
+        return ConvertResult(
+            onnx=out,
+            reference=reference,
+            input_name=input_name,
+            output_name=output_name,
+            params=params,
+            opset=wanted or given,
+            random_weights=False,
+            tool_versions=tool_versions(*self.tools),
+            warnings=tuple(warnings),
         )
-    try:
-        proto = onnx.load(str(weights))
-        onnx.checker.check_model(proto, full_check=True)
-    except Exception as exc:  # onnx raises DecodeError, ValidationError, OSError...
-        raise ConversionError(f"{weights}: not a valid ONNX model: {str(exc).strip().splitlines()[0]}") from exc
-    warnings: list[str] = []
-    given = onnxfile.opset_of(weights)
-    wanted = model.deploy.opset
-    if wanted is not None and wanted != given:
-        proto = _convert_opset(model, proto, given, wanted)
-        warnings.append(f"opset converted from {given} to {wanted} with onnx.version_converter")
-        onnxfile.save(proto, out)
-    else:
-        with atomic_path(out) as tmp:
-            shutil.copyfile(weights, tmp)
-    session = onnxfile.ort_session(weights)
-    input_name, output_name = onnxfile.io_names(out)
-    reference = write_reference(lambda x: session.run(None, {input_name: x})[0], model, out, seed)
-    params = _initialiser_elements(proto)
-    stamp(out, model, params, weights, seed)
-    return ConvertResult(
-        onnx=out,
-        reference=reference,
-        input_name=input_name,
-        output_name=output_name,
-        params=params,
-        opset=wanted or given,
-        random_weights=False,
-        tool_versions=tool_versions("onnx", "onnxruntime"),
-        warnings=tuple(warnings),
-    )
 
 
 def _convert_opset(model: Model, proto: Any, given: int, wanted: int) -> Any:
@@ -74,7 +82,7 @@ def _convert_opset(model: Model, proto: Any, given: int, wanted: int) -> Any:
     except Exception as exc:
         raise ConversionError(
             f"{model.id}: onnx.version_converter cannot take the graph from opset {given} to {wanted}: "
-            f"{str(exc).strip().splitlines()[0]}; remove `deploy.opset` to keep opset {given}"
+            f"{first_line(exc)}; remove `deploy.opset` to keep opset {given}"
         ) from exc
 
 
@@ -86,3 +94,6 @@ def _initialiser_elements(proto: Any) -> int:
 
     floats = {TensorProto.FLOAT, TensorProto.FLOAT16, TensorProto.DOUBLE, TensorProto.BFLOAT16}
     return sum(math.prod(t.dims) for t in proto.graph.initializer if t.data_type in floats)
+
+
+LIBRARY = Onnx()

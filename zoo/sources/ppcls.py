@@ -25,14 +25,14 @@ import math
 import pickle
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from zoo import onnxfile
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
-from zoo.manifest.schema import Model, WeightsFormat
+from zoo.manifest.schema import Model, Preprocess
+from zoo.sources.base import ConvertRequest, ConvertResult, SourceLibrary
 from zoo.sources.common import (
-    ConvertResult,
     calibration_batch,
     check_fits,
     first_line,
@@ -40,27 +40,64 @@ from zoo.sources.common import (
     tool_versions,
     write_reference,
 )
+from zoo.sources.transform import SourceRules, shorter_side
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: Program file names of a PaddleClas inference model: the PIR program (Paddle 3) or the legacy one.
 PROGRAM_NAMES = ("inference.json", "inference.pdmodel")
 PARAMS_NAME = "inference.pdiparams"
 #: Input name of graphs saved from an architecture (PaddleClas' own export uses `x` too).
 INPUT_NAME = "x"
+#: The weights format of an inference archive (the other one, `pdparams`, is a checkpoint).
+INFERENCE_ARCHIVE = "paddle-inference"
 
 
-def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> ConvertResult:
-    """Convert an inference archive, or build the architecture (seeded) with optional .pdparams."""
-    import paddle
-
-    paddle.seed(seed)
-    with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}-paddle-") as scratch:
-        folder = Path(scratch)
-        if model.weights is not None and model.weights.format == WeightsFormat.paddle_inference and weights:
-            return _from_archive(model, weights, out, folder, seed)
-        return _from_architecture(model, weights, out, folder, seed)
+def _paddle_size(w: int, h: int, pre: Preprocess, height: int, width: int) -> tuple[int, int]:
+    """PaddleClas `ResizeImage(resize_short)`: both sides times `resize_short / shorter`, each
+    rounded with Python's `round` (so the longer side is rounded, not truncated)."""
+    percent = float(shorter_side(pre, height, width)) / min(w, h)
+    return int(round(w * percent)), int(round(h * percent))
 
 
-def _from_archive(model: Model, archive: Path, out: Path, folder: Path, seed: int) -> ConvertResult:
+def _floor_offset(outer: int, inner: int) -> int:
+    """PaddleClas `CropImage`: `(outer - inner) // 2`."""
+    return (outer - inner) // 2
+
+
+def _times_reciprocal_255(array: np.ndarray) -> np.ndarray:
+    """PaddleClas `NormalizeImage(scale=1.0/255.0)`: `x * float32(1/255)`, which can differ from
+    `x / 255` in the last bit."""
+    import numpy as np
+
+    return array * np.float32(1.0 / 255.0)
+
+
+class Ppcls(SourceLibrary):
+    name = "ppcls"
+    weight_formats = frozenset({"pdparams", INFERENCE_ARCHIVE})
+    default_opset = 10  # paddle2onnx's published recipe
+    input_name = INPUT_NAME
+    #: PaddleClas ResizeImage + CropImage + NormalizeImage
+    eval_rules = SourceRules(_paddle_size, _floor_offset, _times_reciprocal_255)
+    tools = ("paddlepaddle", "paddle2onnx", "paddleclas", "onnx")
+
+    def convert(self, request: ConvertRequest) -> ConvertResult:
+        """Convert an inference archive, or build the architecture (seeded) with optional .pdparams."""
+        import paddle
+
+        paddle.seed(request.seed)
+        out = request.out
+        with tempfile.TemporaryDirectory(dir=out.parent, prefix=f".{out.stem}-paddle-") as scratch:
+            folder = Path(scratch)
+            weights = request.model.weights
+            if weights is not None and weights.format == INFERENCE_ARCHIVE and request.weights:
+                return _from_archive(request, request.weights, folder)
+            return _from_architecture(request, folder)
+
+
+def _from_archive(request: ConvertRequest, archive: Path, folder: Path) -> ConvertResult:
     from zoo.store.fetch.archive import safe_extract
 
     unpacked = safe_extract(archive, folder / "unpacked")
@@ -77,18 +114,19 @@ def _from_archive(model: Model, archive: Path, out: Path, folder: Path, seed: in
         return fetch.copy_to_cpu()
 
     params = _program_parameters(program)
-    return _export(model, program, params_file, out, forward, params, archive, seed, ("paddlepaddle", "paddle2onnx"))
+    return _export(request, program, params_file, forward, params, ("paddlepaddle", "paddle2onnx", "onnx"))
 
 
-def _from_architecture(model: Model, weights: Path | None, out: Path, folder: Path, seed: int) -> ConvertResult:
+def _from_architecture(request: ConvertRequest, folder: Path) -> ConvertResult:
     import paddle
     from paddle.static import InputSpec
 
+    model, weights = request.model, request.weights
     layer = _build(model)
     if weights is not None:
         _apply(layer, load_pdparams(weights), weights)
     else:
-        _calibrate_batchnorm(layer, model, seed)
+        _calibrate_batchnorm(layer, model, request.seed)
     layer.eval()
     prefix = folder / "inference"
     channels, height, width = model.input_size
@@ -104,25 +142,20 @@ def _from_architecture(model: Model, weights: Path | None, out: Path, folder: Pa
             return layer(paddle.to_tensor(batch)).numpy()
 
     params = sum(math.prod(p.shape) for p in layer.parameters())
-    tools = ("paddlepaddle", "paddle2onnx", "paddleclas")
-    return _export(model, program, prefix.with_name(PARAMS_NAME), out, forward, params, weights, seed, tools)
+    return _export(request, program, prefix.with_name(PARAMS_NAME), forward, params, LIBRARY.tools)
 
 
 def _export(
-    model: Model,
-    program: Path,
-    params_file: Path,
-    out: Path,
-    forward: Any,
-    params: int,
-    weights: Path | None,
-    seed: int,
-    tools: tuple[str, ...],
+    request: ConvertRequest, program: Path, params_file: Path, forward: Any, params: int, tools: tuple[str, ...]
 ) -> ConvertResult:
-    """paddle2onnx at the manifest's opset, batch fixed to 1 unless dynamic, then reference and stamp."""
+    """paddle2onnx at the manifest's opset, batch fixed to 1 unless dynamic, then reference and stamp.
+
+    `tools`: the distributions whose versions the result reports.
+    """
     import onnx
     import paddle2onnx
 
+    model, out = request.model, request.out
     with atomic_path(out) as tmp:
         try:
             paddle2onnx.export(
@@ -150,8 +183,8 @@ def _export(
             f"paddle2onnx raised the opset from {model.opset} to {opset} (an operator needs it); "
             f"set `deploy.opset: {opset}` to make this explicit"
         )
-    reference = write_reference(forward, model, out, seed)
-    stamp(out, model, params, weights, seed)
+    reference = write_reference(forward, request)
+    stamp(request, params)
     input_name, output_name = onnxfile.io_names(out)
     return ConvertResult(
         onnx=out,
@@ -160,8 +193,8 @@ def _export(
         output_name=output_name,
         params=params,
         opset=opset,
-        random_weights=weights is None,
-        tool_versions=tool_versions(*tools, "onnx"),
+        random_weights=request.weights is None,
+        tool_versions=tool_versions(*tools),
         warnings=tuple(warnings),
     )
 
@@ -370,3 +403,6 @@ def _fix_batch(proto: Any) -> None:
         if dims:
             dims[0].Clear()
             dims[0].dim_value = 1
+
+
+LIBRARY = Ppcls()

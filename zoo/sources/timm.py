@@ -2,23 +2,23 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from zoo.errors import ConversionError
 from zoo.manifest.schema import Model
-from zoo.sources.common import ConvertResult
-from zoo.sources.torch_export import build_and_export
-
-TOOLS = ("timm",)
+from zoo.sources.torch_export import TorchLibrary
 
 
-def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> ConvertResult:
-    """Build the timm architecture, load `weights` (or keep the seeded random init), export."""
-    import timm
+class Timm(TorchLibrary):
+    """timm's eval transform is built of torchvision transforms, so its rules are torchvision's."""
 
-    arch = model.source.arch or model.name
+    name = "timm"
+    tools = ("torch", "timm", "onnx")
 
-    def build():  # type: ignore[no-untyped-def]
+    def build(self, model: Model) -> Any:
+        import timm
+
+        arch = model.source.arch or model.name
         if not timm.is_model(arch):
             raise ConversionError(
                 f"{model.id}: timm {timm.__version__} has no architecture {arch!r} "
@@ -26,4 +26,5 @@ def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> 
             )
         return timm.create_model(arch, pretrained=False, num_classes=model.num_classes)
 
-    return build_and_export(build, model, weights, out, seed=seed, tools=TOOLS)
+
+LIBRARY = Timm()

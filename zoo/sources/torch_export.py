@@ -1,4 +1,4 @@
-"""PyTorch pieces shared by the timm, torchvision, mmcls and python converters.
+"""`TorchLibrary`, the base of the timm, torchvision, mmcls and python libraries, and its pieces.
 
 - `load_checkpoint` reads `.pth` / `.safetensors` *without executing code*: pickles go
   through `torch.load(weights_only=True)`, and one that needs more (arbitrary Python
@@ -12,17 +12,17 @@
 from __future__ import annotations
 
 import warnings
+from abc import abstractmethod
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
-from zoo.manifest.schema import Model
+from zoo.sources.base import ConvertRequest, ConvertResult, SourceLibrary
 from zoo.sources.common import (
     TORCH_INPUT,
     TORCH_OUTPUT,
-    ConvertResult,
     calibration_batch,
     check_fits,
     first_line,
@@ -30,9 +30,13 @@ from zoo.sources.common import (
     tool_versions,
     write_reference,
 )
+from zoo.sources.transform import TORCHVISION_RULES
 
 if TYPE_CHECKING:
+    import numpy as np
     import torch
+
+    from zoo.manifest.schema import Model
 
 #: Keys under which training scripts nest the weights (timm, mmcv, torchvision references).
 WRAPPER_KEYS = ("state_dict", "model", "module", "model_state_dict", "state_dict_ema")
@@ -120,67 +124,68 @@ def apply_checkpoint(module: torch.nn.Module, state: dict[str, torch.Tensor], pa
     module.load_state_dict(state, strict=True)
 
 
-def export(
-    module: torch.nn.Module,
-    model: Model,
-    out: Path,
-    *,
-    weights: Path | None,
-    seed: int,
-    tools: tuple[str, ...],
-) -> ConvertResult:
-    """Export `module` (in eval mode) to `out`, save its reference outputs, stamp the ONNX metadata."""
-    import torch
+def export(module: torch.nn.Module, request: ConvertRequest, tools: tuple[str, ...]) -> ConvertResult:
+    """Export `module` (in eval mode) to `request.out`, save its reference outputs, stamp the ONNX metadata.
 
+    `tools`: the distributions whose versions the result reports.
+    """
     module.eval()
-    channels, height, width = model.input_size
-    example = torch.zeros(1, channels, height, width)
-    dynamic_axes = (
-        {TORCH_INPUT: {0: "batch"}, TORCH_OUTPUT: {0: "batch"}} if model.deploy.dynamic_batch else None
-    )
-    with atomic_path(out) as tmp:
-        try:
-            with torch.no_grad(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                torch.onnx.export(
-                    module,
-                    (example,),
-                    str(tmp),
-                    dynamo=False,
-                    input_names=[TORCH_INPUT],
-                    output_names=[TORCH_OUTPUT],
-                    opset_version=model.opset,
-                    dynamic_axes=dynamic_axes,
-                    do_constant_folding=True,
-                )
-        except Exception as exc:  # the exporter raises many unrelated types for unsupported ops
-            raise ConversionError(
-                f"{model.id}: torch.onnx.export failed at opset {model.opset}: {first_line(exc)}. "
-                "If an operator needs a newer opset, set `deploy.opset` in the manifest."
-            ) from exc
+    with atomic_path(request.out) as tmp:
+        _torchscript_export(module, request.model, tmp)
     params = sum(p.numel() for p in module.parameters())
-
-    def forward(batch: Any) -> Any:
-        with torch.no_grad():
-            output = module(torch.from_numpy(batch))
-        if not isinstance(output, torch.Tensor):
-            raise ConversionError(
-                f"{model.id}: the model returns {type(output).__name__}, not a logits tensor"
-            )
-        return output.numpy()
-
-    reference = write_reference(forward, model, out, seed)
-    stamp(out, model, params, weights, seed)
+    reference = write_reference(_forward(module, request.model), request)
+    stamp(request, params)
     return ConvertResult(
-        onnx=out,
+        onnx=request.out,
         reference=reference,
         input_name=TORCH_INPUT,
         output_name=TORCH_OUTPUT,
         params=params,
-        opset=model.opset,
-        random_weights=weights is None,
-        tool_versions=tool_versions("torch", *tools, "onnx"),
+        opset=request.model.opset,
+        random_weights=request.weights is None,
+        tool_versions=tool_versions(*tools),
     )
+
+
+def _torchscript_export(module: torch.nn.Module, model: Model, target: Path) -> None:
+    """`torch.onnx.export` at the manifest's opset, batch 1 unless `deploy.dynamic_batch`."""
+    import torch
+
+    example = torch.zeros(1, *model.input_size)
+    dynamic_axes = {TORCH_INPUT: {0: "batch"}, TORCH_OUTPUT: {0: "batch"}} if model.deploy.dynamic_batch else None
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                module,
+                (example,),
+                str(target),
+                dynamo=False,
+                input_names=[TORCH_INPUT],
+                output_names=[TORCH_OUTPUT],
+                opset_version=model.opset,
+                dynamic_axes=dynamic_axes,
+                do_constant_folding=True,
+            )
+    except Exception as exc:  # the exporter raises many unrelated types for unsupported ops
+        raise ConversionError(
+            f"{model.id}: torch.onnx.export failed at opset {model.opset}: {first_line(exc)}. "
+            "If an operator needs a newer opset, set `deploy.opset` in the manifest."
+        ) from exc
+
+
+def _forward(module: torch.nn.Module, model: Model) -> Callable[[np.ndarray], np.ndarray]:
+    """The source framework's forward pass on a numpy batch, for the reference outputs."""
+    import torch
+
+    def forward(batch: np.ndarray) -> np.ndarray:
+        with torch.no_grad():
+            output = module(torch.from_numpy(batch))
+        if not isinstance(output, torch.Tensor):
+            raise ConversionError(f"{model.id}: the model returns {type(output).__name__}, not a logits tensor")
+        return output.numpy()
+
+    return forward
 
 
 def calibrate_batchnorm(module: torch.nn.Module, model: Model, seed: int) -> None:
@@ -204,27 +209,30 @@ def calibrate_batchnorm(module: torch.nn.Module, model: Model, seed: int) -> Non
     module.eval()
 
 
-def build_and_export(
-    build: Callable[[], torch.nn.Module],
-    model: Model,
-    weights: Path | None,
-    out: Path,
-    *,
-    seed: int,
-    tools: tuple[str, ...],
-    exportable: Callable[[torch.nn.Module], torch.nn.Module] | None = None,
-) -> ConvertResult:
-    """Every torch converter's path: seed, `build()`, load `weights` if given, export.
+class TorchLibrary(SourceLibrary):
+    """A library whose models are `torch.nn.Module`s: `.pth`/`.safetensors` checkpoints, the
+    TorchScript exporter, torchvision's eval transform unless the library says otherwise."""
 
-    `exportable` turns the built module (whose parameter names the checkpoint uses) into the
-    module to export, e.g. mmpretrain's classifier into its logits-only forward.
-    """
-    seed_torch(seed)
-    module = build()
-    if weights is not None:
-        apply_checkpoint(module, load_checkpoint(weights), weights)
-    else:
-        calibrate_batchnorm(module, model, seed)
-    if exportable is not None:
-        module = exportable(module)
-    return export(module, model, out, weights=weights, seed=seed, tools=tools)
+    weight_formats = frozenset({"pth", "safetensors"})
+    default_opset = 11
+    input_name = TORCH_INPUT
+    eval_rules = TORCHVISION_RULES
+
+    @abstractmethod
+    def build(self, model: Model) -> torch.nn.Module:
+        """The architecture of `model`, randomly initialised (the seed is set before)."""
+
+    def exportable(self, module: torch.nn.Module) -> torch.nn.Module:
+        """The module to export, given the built one whose parameter names the checkpoint uses
+        (e.g. mmpretrain's classifier turned into its logits-only forward)."""
+        return module
+
+    def convert(self, request: ConvertRequest) -> ConvertResult:
+        """Seed, build, load the weights if given (else calibrate BatchNorm), export."""
+        seed_torch(request.seed)
+        module = self.build(request.model)
+        if request.weights is not None:
+            apply_checkpoint(module, load_checkpoint(request.weights), request.weights)
+        else:
+            calibrate_batchnorm(module, request.model, request.seed)
+        return export(self.exportable(module), request, self.tools)

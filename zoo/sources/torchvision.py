@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import Any
 
 from zoo.errors import ConversionError
 from zoo.manifest.schema import Model
-from zoo.sources.common import ConvertResult
-from zoo.sources.torch_export import build_and_export
-
-TOOLS = ("torchvision",)
+from zoo.sources.torch_export import TorchLibrary
 
 
-def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> ConvertResult:
-    """Build the torchvision architecture, load `weights` (or keep the seeded random init), export."""
-    import torchvision
+class Torchvision(TorchLibrary):
+    name = "torchvision"
+    tools = ("torch", "torchvision", "onnx")
 
-    arch = model.source.arch or model.name
+    def build(self, model: Model) -> Any:
+        import torchvision
 
-    def build():  # type: ignore[no-untyped-def]
+        arch = model.source.arch or model.name
         if arch not in torchvision.models.list_models():
             raise ConversionError(
                 f"{model.id}: torchvision {torchvision.__version__} has no model {arch!r} "
@@ -26,4 +24,5 @@ def convert(model: Model, weights: Path | None, out: Path, *, seed: int = 0) -> 
             )
         return torchvision.models.get_model(arch, weights=None, num_classes=model.num_classes)
 
-    return build_and_export(build, model, weights, out, seed=seed, tools=TOOLS)
+
+LIBRARY = Torchvision()

@@ -2,7 +2,9 @@
 
 Besides the raw graph it publishes the reference file: the source framework's logits on
 the validation inputs, computed in the same worker right after export, which the validate
-step compares ONNX Runtime against (see `zoo.sources.common`).
+step compares ONNX Runtime against (see `zoo.sources.common`). The step computes those
+inputs (the photograph through the reference preprocessing, then seeded random ones) and
+hands them to the source library's converter.
 """
 
 from __future__ import annotations
@@ -11,12 +13,18 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ConversionError
-from zoo.manifest.schema import Library, Model
+from zoo.manifest.schema import Model
 from zoo.pipeline.steps.base import RunOptions, Step, StepInputs, StepResult
+from zoo.sources import registry
+from zoo.sources.base import ConvertRequest, ValidationInputs
 
 #: Output names (unique within a model's pipeline; `onnx` is the simplified graph).
 RAW_ONNX = "raw_onnx"
 REFERENCE = "reference"
+#: The real photograph every model is validated on (CC0, see zoo/data/chelsea.LICENSE.txt).
+PHOTO = Path(__file__).resolve().parents[2] / "data" / "chelsea.jpg"
+#: Seeded random inputs added to the photograph (standard normal in the normalised space).
+RANDOM_INPUTS = 2
 
 
 class ConvertStep(Step):
@@ -26,18 +34,16 @@ class ConvertStep(Step):
     needs = ("fetch",)
     def tools_for(self, model: Model) -> tuple[str, ...]:
         """The tools differ per source library (torch + timm, paddle + paddle2onnx, ...)."""
-        from zoo.sources import TOOLS
-
-        return TOOLS[model.source.library]
+        return registry.get(model.source.library).tools_for(model)
 
     def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
         source = model.source
-        return {
-            "library": source.library.value,
+        fields: dict[str, Any] = {
+            "library": source.library,
             "arch": source.arch,
             "entrypoint": source.entrypoint,
             "weights_format": None if _random_init(model, options) or model.weights is None
-            else model.weights.format.value,
+            else model.weights.format,
             "random_weights": _random_init(model, options),
             # the seed drives the random init and the random validation inputs
             "seed": options.seed,
@@ -48,9 +54,12 @@ class ConvertStep(Step):
             "opset": model.opset,
             "dynamic_batch": model.deploy.dynamic_batch,
         }
+        code = registry.get(source.library).code_digest(model)
+        if code is not None:  # user code the conversion runs (only then: other keys stay as they were)
+            fields["code"] = code
+        return fields
 
     def run(self, model: Model, inputs: StepInputs, workdir: Path, options: RunOptions) -> StepResult:
-        from zoo.sources import convert
         from zoo.sources.common import weights_label
 
         weights = None if _random_init(model, options) else inputs.get("weights")
@@ -59,7 +68,9 @@ class ConvertStep(Step):
                 f"{model.id} has no weights to convert (its manifest has no `weights`); "
                 "sync it with --random-weights"
             )
-        result = convert(model, weights, workdir / f"{model.stem}.raw.onnx", seed=options.seed)
+        out = workdir / f"{model.stem}.raw.onnx"
+        request = ConvertRequest(model, weights, out, options.seed, validation_inputs(model, options.seed))
+        result = registry.get(model.source.library).convert(request)
         warnings = list(result.warnings)
         if result.random_weights:
             warnings.append(f"random weights (seed {options.seed}): the ONNX is untrained, for pipeline checks only")
@@ -78,7 +89,22 @@ class ConvertStep(Step):
         )
 
 
+def validation_inputs(model: Model, seed: int) -> ValidationInputs:
+    """The photograph preprocessed as the manifest says, then seeded random inputs: [K, C, H, W]."""
+    import numpy as np
+    from PIL import Image
+
+    from zoo.measure.preprocess import source_pipeline
+
+    with Image.open(PHOTO) as image:
+        photo = source_pipeline(image, model)
+    rng = np.random.default_rng(seed)
+    noise = rng.standard_normal((RANDOM_INPUTS, *model.input_size), dtype=np.float32)
+    names = (f"photo:{PHOTO.name}", *(f"random:{seed}:{i}" for i in range(RANDOM_INPUTS)))
+    return ValidationInputs(names, np.concatenate([photo[None], noise]).astype(np.float32))
+
+
 def _random_init(model: Model, options: RunOptions) -> bool:
-    """`--random-weights` replaces a download for every source with an architecture; an ONNX
-    source has none (the file *is* the model), so it is still fetched and used as it is."""
-    return options.random_weights and model.source.library != Library.onnx
+    """`--random-weights` replaces a download for every library that builds an architecture; for
+    one that does not (the file *is* the model), the file is still fetched and used as it is."""
+    return options.random_weights and registry.get(model.source.library).builds_architecture

@@ -15,8 +15,9 @@ from typing import Any
 from urllib.parse import unquote
 
 from zoo.errors import FetchError
-from zoo.manifest.schema import Library, Model, Weights
+from zoo.manifest.schema import Model, Weights
 from zoo.pipeline.steps.base import RunOptions, Step, StepInputs, StepResult
+from zoo.sources import registry
 
 #: The output name under which the checkpoint is handed to the convert step.
 WEIGHTS = "weights"
@@ -30,8 +31,9 @@ class FetchStep(Step):
     publish = False
 
     def applies(self, model: Model, options: RunOptions) -> bool:
-        # an ONNX source has no architecture to initialise: its file is fetched even then
-        return model.weights is not None and (not options.random_weights or model.source.library == Library.onnx)
+        # a library that builds no architecture (its file is the model) has its file fetched even then
+        builds = registry.get(model.source.library).builds_architecture
+        return model.weights is not None and (not options.random_weights or not builds)
 
     def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
         """A pinned file is its digest, wherever it comes from; an unpinned one is its URL."""
