@@ -21,13 +21,14 @@ from zoo.deploy.builders import build_context
 from zoo.deploy.context import DeployContext, Normalise
 from zoo.errors import StepError
 from zoo.manifest.schema import Model
-from zoo.measure.evaluate import Preprocess
 from zoo.measure.imaging import PIL_FILTERS, resize_bilinear_cv, resize_pil
 from zoo.measure.preprocess import source_pipeline
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
+
+    from zoo.measure.evaluate import Preprocess
 
 
 #: The pipelines `zoo eval --preprocess` can name, in the order results list them.
