@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from render_support import BYTE_STATS, make_model
@@ -251,3 +253,48 @@ def test_pil_resize_filter_is_flagged_for_vdsp_only() -> None:
     assert "resize filter" not in kinds(pil, [VAMC, VAMC_LEGACY])
     cv2 = build_context(make_model(input_size=256, crop_pct=0.887, resize_backend="cv2"))
     assert "resize filter" not in kinds(cv2, ALL)
+
+
+# ----------------------------------------------------------------------------- the groups
+def changed_groups(a: DeployContext, b: DeployContext) -> list[str]:
+    return sorted(f.name for f in fields(a) if getattr(a, f.name) != getattr(b, f.name))
+
+
+@pytest.mark.parametrize(("change", "groups"), [
+    ({"dtype": "fp16"}, ["approximations", "notes", "paths", "quantize"]),
+    ({"calib_dir": "calib"}, ["notes", "quantize"]),
+    ({"input_name": "images"}, ["input"]),
+    ({"color": "BGR"}, ["approximations", "colour", "legacy", "normalise"]),
+    ({"value_range": "0..255", **BYTE_STATS}, ["legacy", "normalise"]),
+    ({"interpolation": "bicubic"}, ["approximations", "resize"]),
+    ({"crop_pct": 1.0}, ["approximations", "crop", "graph", "resize"]),
+    ({"deploy": {"extra_ops": "softmax"}}, ["graph"]),
+    ({"library": "ppcls"}, ["identity", "input", "paths"]),
+])
+def test_each_group_follows_its_own_part_of_the_model(change: dict[str, Any], groups: list[str]) -> None:
+    """One builder per group: a change reaches the groups that print it and no other."""
+    options = {key: change.pop(key) for key in ("dtype", "calib_dir", "input_name") if key in change}
+    base = {"input_size": 256, "crop_pct": 0.887}
+    before = build_context(make_model(**base))
+    after = build_context(make_model(**{**base, **change}), **options)
+    assert changed_groups(before, after) == groups
+
+
+def test_groups_are_frozen_records() -> None:
+    ctx = build_context(make_model())
+    assert [f.name for f in fields(ctx)] == [
+        "identity", "input", "resize", "crop", "normalise", "colour", "quantize", "graph", "legacy", "paths",
+        "approximations", "notes"]
+    for group in fields(ctx):
+        value = getattr(ctx, group.name)
+        if is_dataclass(value):
+            with pytest.raises(FrozenInstanceError):
+                setattr(value, fields(value)[0].name, None)
+    assert (ctx.identity.model_id, ctx.identity.stem, ctx.identity.library) == ("timm/m", "timm-m", "timm")
+    assert ctx.paths.compiled_model == "deploy_weights/m-int8-percentile-3_224_224-vacc/m"
+
+
+def test_approximations_name_the_files_in_the_order_asked() -> None:
+    ctx = build_context(make_model(crop_pct=0.875, crop_mode="squash"))
+    (line,) = ctx.approximations_for([VDSP_VAMP, MODEL_INFO, VDSP_SDK1, VDSP_VAMP])
+    assert line.endswith("[vamp vdsp_params, sdk1.0 vdsp_params]")

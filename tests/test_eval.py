@@ -24,6 +24,7 @@ from PIL import Image
 
 from zoo.deploy.builders import build_context
 from zoo.deploy.emulate import PIPELINES, deploy_pipeline, pipelines, resize_deploy
+from zoo.errors import StepError
 from zoo.manifest.schema import Model
 from zoo.measure.datasets import load_rgb, open_dataset, wnids
 from zoo.measure.evaluate import IMAGENET_VAL_IMAGES, evaluate, open_session, tolerance
@@ -239,6 +240,16 @@ def test_pillow_resize_type(photos: list[Image.Image]) -> None:
     assert np.array_equal(resized, np.asarray(photos[0].resize((100, 120), Image.Resampling.BILINEAR)))
     with pytest.raises(ValueError, match="no emulation"):
         resize_deploy(np.asarray(photos[0]), 10, 10, "BICUBIC")
+
+
+def test_pipelines_are_made_by_name(photos: list[Image.Image]) -> None:
+    model = _model()
+    made = pipelines(model, ["deploy", "source"])
+    assert list(made) == ["deploy", "source"]
+    assert np.array_equal(made["source"](photos[0]), source_pipeline(photos[0], model))
+    assert np.array_equal(made["deploy"](photos[0]), deploy_pipeline(photos[0], build_context(model)))
+    with pytest.raises(StepError, match="unknown pre-processing pipeline 'vdsp'; use one of: source, deploy"):
+        pipelines(model, ["vdsp"])
 
 
 def test_deploy_pipeline_follows_the_vdsp_file(photos: list[Image.Image]) -> None:

@@ -217,6 +217,19 @@ def test_undefined_variable_names_file_line_and_variable(worked: Model, tmp_path
     assert not (tmp_path / "out").exists()  # nothing of the model was published
 
 
+def test_names_from_before_the_groups_point_to_their_group(worked: Model, tmp_path: Path) -> None:
+    """Templates see the context's groups; a flat name of an older template override says where it went."""
+    user = tmp_path / "templates"
+    user.mkdir()
+    for text, hint in [("{{ name }}", "did you mean `identity.name`, `input.name`?"),
+                       ("{{ resize_width }}", "did you mean `resize.width`"),
+                       ("{{ crop_x }}", "did you mean `crop.x`")]:
+        (user / "model_info.json.j2").write_text(f'{{\n  "model_name": "{text}"\n}}\n')
+        with pytest.raises(RenderError) as caught:
+            render_model(worked, out_dir=tmp_path / "out", templates_dir=user)
+        assert "model_info.json.j2:2: undefined variable" in str(caught.value) and hint in str(caught.value)
+
+
 def test_template_syntax_error_is_located(worked: Model, tmp_path: Path) -> None:
     user = tmp_path / "templates"
     user.mkdir()
