@@ -36,8 +36,8 @@ from zoo.manifest.schema import Color, Dtype, Library, Model, ValueRange
 
 T = TypeVar("T")
 
-#: Input names of the published export recipes (docs/formats.md, "Related facts"), used until
-#: an exported ONNX says otherwise.
+#: Input names of the published export recipes (docs/formats.md, "Compiled folder, paths and
+#: input name"), used until an exported ONNX says otherwise.
 INPUT_NAME_CONVENTION: dict[Library, str] = {
     Library.timm: "input",
     Library.torchvision: "input",
