@@ -1,7 +1,7 @@
 """What the deployment pre-processing changes, measured on real photographs before any hardware.
 
 For each timm model below, every photograph bundled with scikit-image goes through
-`--preprocess both` (`zoo.evaluate.evaluate` with the source and deploy pipelines) and this
+`--preprocess both` (`zoo.measure.evaluate.evaluate` with `zoo.deploy.emulate.pipelines`) and this
 prints: the share of images whose top-1 class changes, the mean cosine between the two logit
 vectors, and, independent of any weights, how far apart the two network inputs are (mean
 absolute difference in normalised units, and PSNR on the 0..1 scale).
