@@ -1,7 +1,7 @@
 """What the deployment pre-processing changes, measured on real photographs before any hardware.
 
 For each timm model below, every photograph bundled with scikit-image goes through
-`--preprocess both` (`zoo.evaluate.evaluate` with the source and deploy pipelines) and this
+`--preprocess both` (`zoo.measure.evaluate.evaluate` with `zoo.deploy.emulate.pipelines`) and this
 prints: the share of images whose top-1 class changes, the mean cosine between the two logit
 vectors, and, independent of any weights, how far apart the two network inputs are (mean
 absolute difference in normalised units, and PSNR on the 0..1 scale).
@@ -25,8 +25,8 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from zoo.deploy.context import build_context  # noqa: E402
-from zoo.deploy.emulate import deploy_pipeline  # noqa: E402
+from zoo.deploy.builders import build_context  # noqa: E402
+from zoo.deploy.emulate import PIPELINES, deploy_pipeline, pipelines  # noqa: E402
 from zoo.manifest.schema import Model  # noqa: E402
 from zoo.measure.datasets import load_rgb, open_dataset, wnids  # noqa: E402
 from zoo.measure.evaluate import evaluate  # noqa: E402
@@ -80,9 +80,10 @@ def input_distance(model: Model, paths: list[Path]) -> tuple[float, float]:
     """Mean |source - deploy| of the network inputs, and the PSNR (dB) of the deploy input on 0..1."""
     diffs, errors = [], []
     std = np.asarray(model.preprocess.std, np.float64)[:, None, None]
+    context = build_context(model)
     for path in paths:
         image = load_rgb(path)[0]
-        source, deploy = source_pipeline(image, model), deploy_pipeline(image, model)
+        source, deploy = source_pipeline(image, model), deploy_pipeline(image, context)
         diffs.append(np.abs(source - deploy).mean())
         errors.append(np.mean(((source - deploy) * std) ** 2))  # back on the 0..1 pixel scale
     mse = float(np.mean(errors))
@@ -103,11 +104,11 @@ def main() -> None:
         for arch in args.archs.split(","):
             model = export(arch, root / "model.onnx")
             ctx = build_context(model)
-            result = evaluate(model, samples, root / "model.onnx", pipelines=("source", "deploy"), batch=4)
+            result = evaluate(model, samples, root / "model.onnx", pipelines=pipelines(model, PIPELINES), batch=4)
             mean_diff, psnr = input_distance(model, [s.path for s in samples])
             pre = model.preprocess
             rule = f"{pre.interpolation.value} {pre.crop_pct} {pre.crop_mode.value} {model.input_size[1]}"
-            deploy = f"{ctx.resize_type} {ctx.resize_height}sq"
+            deploy = f"{ctx.resize.type} {ctx.resize.height}sq"
             print(f"{arch:48} {rule:34} {deploy:18} {100 * (result.top1_changed or 0):12.1f}% "
                   f"{result.logit_cosine or 0:10.5f} {mean_diff:9.4f} {psnr:8.2f}")
 

@@ -20,7 +20,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from zoo.deploy.render import PROFILES, render_all
+from zoo.deploy.profiles import PROFILES
+from zoo.deploy.render import render_all
 from zoo.manifest.catalog import load_catalog, manifest_files
 from zoo.manifest.schema import Model
 

@@ -11,7 +11,7 @@ import yaml
 from zoo.manifest.catalog import load_catalog
 from zoo.manifest.schema import Model
 
-#: The worked example of FORMATS.md: timm cspresnet50, input 256, crop_pct 0.887.
+#: The worked example of docs/formats.md: timm cspresnet50, input 256, crop_pct 0.887.
 WORKED_EXAMPLE = """\
 family: cspnet
 title: CSPNet (worked example)

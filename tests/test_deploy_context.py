@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError, fields, is_dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from render_support import BYTE_STATS, make_model
 
-from zoo.deploy.context import (
-    FP16_TOLERANCE,
-    OP_RESIZE,
-    OP_RESIZE_CROP,
-    DeployContext,
-    Dialect,
-    build_context,
-)
+from zoo.deploy import model_info, vamc, vamc_legacy, vdsp_build_in, vdsp_sdk1, vdsp_vamp
+from zoo.deploy.approximations import FP16_TOLERANCE
+from zoo.deploy.builders import build_context
+from zoo.deploy.context import DeployContext, Dialect
+from zoo.deploy.vdsp_build_in import OP_RESIZE, OP_RESIZE_CROP
 from zoo.errors import RenderError
 from zoo.manifest.derived import derive
 from zoo.manifest.schema import Model
 
-ALL = list(Dialect)
-BUILD_IN = [Dialect.vamc, Dialect.vdsp_build_in, Dialect.model_info]
-SDK1 = [Dialect.vamc_legacy, Dialect.vdsp_sdk1, Dialect.vdsp_vamp, Dialect.model_info]
+VAMC, VAMC_LEGACY, MODEL_INFO = vamc.DIALECT, vamc_legacy.DIALECT, model_info.DIALECT
+VDSP_BUILD_IN, VDSP_SDK1, VDSP_VAMP = vdsp_build_in.DIALECT, vdsp_sdk1.DIALECT, vdsp_vamp.DIALECT
+ALL = [VAMC, VAMC_LEGACY, VDSP_BUILD_IN, VDSP_SDK1, VDSP_VAMP, MODEL_INFO]
+BUILD_IN = [VAMC, VDSP_BUILD_IN, MODEL_INFO]
+SDK1 = [VAMC_LEGACY, VDSP_SDK1, VDSP_VAMP, MODEL_INFO]
 
 
 def kinds(ctx: DeployContext, dialects: list[Dialect]) -> list[str]:
@@ -29,32 +30,32 @@ def kinds(ctx: DeployContext, dialects: list[Dialect]) -> list[str]:
 
 
 def test_worked_example() -> None:
-    """FORMATS.md: timm cspresnet50, S=256, crop_pct 0.887 -> 288, crop 16, fp16 stats, bits."""
+    """docs/formats.md: timm cspresnet50, S=256, crop_pct 0.887 -> 288, crop 16, fp16 stats, bits."""
     ctx = build_context(make_model("cspresnet50", input_size=256, crop_pct=0.887))
-    assert (ctx.resize_height, ctx.resize_width, ctx.crop_x, ctx.crop_y) == (288, 288, 16, 16)
-    assert ctx.mean_fp16 == (0.485107421875, 0.4560546875, 0.406005859375)
-    assert ctx.std_fp16 == (0.22900390625, 0.2239990234375, 0.2249755859375)
-    assert ctx.mean_bits == (14275, 14156, 13951) and ctx.std_bits == (13140, 13099, 13107)
-    assert (ctx.norm_type, ctx.color_cvt_code, ctx.resize_type) == (
+    assert (ctx.resize.height, ctx.resize.width, ctx.crop.x, ctx.crop.y) == (288, 288, 16, 16)
+    assert ctx.normalise.mean_fp16 == (0.485107421875, 0.4560546875, 0.406005859375)
+    assert ctx.normalise.std_fp16 == (0.22900390625, 0.2239990234375, 0.2249755859375)
+    assert ctx.normalise.mean_bits == (14275, 14156, 13951) and ctx.normalise.std_bits == (13140, 13099, 13107)
+    assert (ctx.normalise.norm_type, ctx.colour.cvt_code, ctx.resize.type) == (
         "DIV255_MINUSMEAN_DIVSTD", "NO_CHANGE", "BILINEAR_CV")
-    assert ctx.op_type == OP_RESIZE_CROP and ctx.crop
-    assert (ctx.legacy_op_type, ctx.legacy_image_format, ctx.legacy_resize_type) == (300, 5000, 1)
-    assert (ctx.legacy_color_cvt_code, ctx.legacy_color_space, ctx.legacy_norm_type) == (2, 0, 4)
-    assert (ctx.short_edge, ctx.crop_size, ctx.vamp_color_cvt_code) == (288, 256, "COLOR_NO_CHANGE")
-    assert ctx.input_name == "input" and ctx.input_name_from == "convention"
-    assert ctx.input_shape == (1, 3, 256, 256)
-    assert ctx.compiled_folder == "cspresnet50-int8-percentile-3_256_256-vacc"
-    assert ctx.model_lib_path == "deploy_weights/cspresnet50-int8-percentile-3_256_256-vacc/cspresnet50.so"
-    assert ctx.checkpoint == "timm-cspresnet50.onnx"
-    assert ctx.quantize and ctx.dtype == "int8" and ctx.calibrate_mode == "percentile"
+    assert ctx.graph.op_type == OP_RESIZE_CROP and ctx.crop.enabled
+    assert (ctx.legacy.op_type, ctx.legacy.image_format, ctx.legacy.resize_type) == (300, 5000, 1)
+    assert (ctx.legacy.color_cvt_code, ctx.legacy.color_space, ctx.legacy.norm_type) == (2, 0, 4)
+    assert (ctx.resize.short_edge, ctx.crop.size, ctx.legacy.vamp_color_cvt_code) == (288, 256, "COLOR_NO_CHANGE")
+    assert ctx.input.name == "input" and ctx.input.name_from == "convention"
+    assert ctx.input.shape == (1, 3, 256, 256)
+    assert ctx.paths.compiled_folder == "cspresnet50-int8-percentile-3_256_256-vacc"
+    assert ctx.paths.model_lib == "deploy_weights/cspresnet50-int8-percentile-3_256_256-vacc/cspresnet50.so"
+    assert ctx.paths.checkpoint == "timm-cspresnet50.onnx"
+    assert ctx.quantize.enabled and ctx.quantize.dtype == "int8" and ctx.quantize.calibrate_mode == "percentile"
     # only the square-resize approximation; the sdk1.0/vamp shorter-side resize is exact
-    assert kinds(ctx, BUILD_IN) == ["resize"] and kinds(ctx, [Dialect.vdsp_sdk1, Dialect.vdsp_vamp]) == []
+    assert kinds(ctx, BUILD_IN) == ["resize"] and kinds(ctx, [VDSP_SDK1, VDSP_VAMP]) == []
 
 
 def test_statistics_come_from_zoo_preprocess() -> None:
     model = make_model(input_size=256, crop_pct=0.887)
     derived, ctx = derive(model), build_context(model)
-    assert (ctx.mean, ctx.std, ctx.mean_fp16, ctx.std_bits) == (
+    assert (ctx.normalise.mean, ctx.normalise.std, ctx.normalise.mean_fp16, ctx.normalise.std_bits) == (
         derived.mean, derived.std, derived.mean_fp16, derived.std_bits)
 
 
@@ -72,20 +73,20 @@ def test_statistics_come_from_zoo_preprocess() -> None:
 )
 def test_resize_and_crop(size: int, pre: dict[str, float], resize: int, crop: int) -> None:
     ctx = build_context(make_model(input_size=size, **pre))
-    assert (ctx.resize_height, ctx.resize_width, ctx.crop_x, ctx.crop_y) == (resize, resize, crop, crop)
-    assert ctx.crop == (resize != size)
-    assert ctx.op_type == (OP_RESIZE_CROP if resize != size else OP_RESIZE)
+    assert (ctx.resize.height, ctx.resize.width, ctx.crop.x, ctx.crop.y) == (resize, resize, crop, crop)
+    assert ctx.crop.enabled == (resize != size)
+    assert ctx.graph.op_type == (OP_RESIZE_CROP if resize != size else OP_RESIZE)
     # the legacy dialects always resize the shorter side then crop: exact for center mode
-    assert (ctx.legacy_op_type, ctx.short_edge, ctx.crop_size) == (300, resize, size)
+    assert (ctx.legacy.op_type, ctx.resize.short_edge, ctx.crop.size) == (300, resize, size)
 
 
 def test_bicubic_is_flagged_everywhere_it_resizes() -> None:
     ctx = build_context(make_model(interpolation="bicubic"))
     lines = [line for line in ctx.approximations_for(ALL) if line.startswith("interpolation")]
     assert len(lines) == 1 and "bicubic" in lines[0] and "BILINEAR_CV" in lines[0]
-    for dialect in (Dialect.vamc, Dialect.vamc_legacy, Dialect.vdsp_build_in, Dialect.vdsp_sdk1, Dialect.vdsp_vamp):
+    for dialect in (VAMC, VAMC_LEGACY, VDSP_BUILD_IN, VDSP_SDK1, VDSP_VAMP):
         assert "interpolation" in kinds(ctx, [dialect])
-    assert kinds(ctx, [Dialect.model_info]) == []
+    assert kinds(ctx, [MODEL_INFO]) == []
     assert "interpolation" not in kinds(build_context(make_model(interpolation="bilinear")), ALL)
 
 
@@ -97,56 +98,56 @@ def test_other_interpolations_are_flagged(interpolation: str) -> None:
 def test_bgr_model_converts_and_orders_statistics_by_channel() -> None:
     rgb = build_context(make_model())
     ctx = build_context(make_model(color="BGR"))
-    assert (ctx.color_cvt_code, ctx.legacy_color_cvt_code, ctx.vamp_color_cvt_code) == ("RGB2BGR", 4, "COLOR_RGB2BGR")
+    assert (ctx.colour.cvt_code, ctx.legacy.color_cvt_code, ctx.legacy.vamp_color_cvt_code) == ("RGB2BGR", 4, "COLOR_RGB2BGR")
     # VDSP converts colour before normalising: statistics follow the network's channels (B, G, R)
-    assert ctx.mean_fp16 == rgb.mean_fp16[::-1] and ctx.std_bits == rgb.std_bits[::-1]
-    assert ctx.mean == rgb.mean  # the calibration pipeline keeps the source's (RGB) statistics
-    assert kinds(ctx, [Dialect.vamc]) == ["resize", "colour"]
+    assert ctx.normalise.mean_fp16 == rgb.normalise.mean_fp16[::-1] and ctx.normalise.std_bits == rgb.normalise.std_bits[::-1]
+    assert ctx.normalise.mean == rgb.normalise.mean  # the calibration pipeline keeps the source's (RGB) statistics
+    assert kinds(ctx, [VAMC]) == ["resize", "colour"]
     fp16 = build_context(make_model(color="BGR"), dtype="fp16")
     assert "colour" not in kinds(fp16, ALL)  # no calibration, nothing to approximate
 
 
 def test_byte_statistics() -> None:
     ctx = build_context(make_model("mm", library="mmcls", input_size=256, crop_pct=0.887, **BYTE_STATS))
-    assert (ctx.norm_type, ctx.legacy_norm_type, ctx.div255) == ("MINUSMEAN_DIVSTD", 3, False)
+    assert (ctx.normalise.norm_type, ctx.legacy.norm_type, ctx.normalise.div255) == ("MINUSMEAN_DIVSTD", 3, False)
     # the values of the published mmcls vamp file
-    assert ctx.mean_bits == (22459, 22340, 22136) and ctx.std_bits == (21325, 21284, 21292)
-    assert ctx.mean_fp16[0] == 123.6875
+    assert ctx.normalise.mean_bits == (22459, 22340, 22136) and ctx.normalise.std_bits == (21325, 21284, 21292)
+    assert ctx.normalise.mean_fp16[0] == 123.6875
     assert "fp16 statistics" not in kinds(ctx, ALL)
 
 
 def test_mean_zero_std_one_is_div255() -> None:
     ctx = build_context(make_model(mean=[0, 0, 0], std=[1, 1, 1]))
-    assert (ctx.norm_type, ctx.legacy_norm_type, ctx.div255) == ("DIV255", 6, True)
+    assert (ctx.normalise.norm_type, ctx.legacy.norm_type, ctx.normalise.div255) == ("DIV255", 6, True)
 
 
 def test_squash_is_exact_for_fixed_resizes_and_approximated_by_short_edge() -> None:
     ctx = build_context(make_model(crop_pct=0.875, crop_mode="squash"))
     assert kinds(ctx, BUILD_IN) == []
-    assert kinds(ctx, [Dialect.vdsp_sdk1]) == ["resize"] and kinds(ctx, [Dialect.vdsp_vamp]) == ["resize"]
-    assert ctx.legacy_op_type == 300
+    assert kinds(ctx, [VDSP_SDK1]) == ["resize"] and kinds(ctx, [VDSP_VAMP]) == ["resize"]
+    assert ctx.legacy.op_type == 300
     # without a crop the sdk1.0 op 301 (resize to the input size) is exactly a squash; vamp is not
     whole = build_context(make_model(crop_pct=1.0, crop_mode="squash"))
-    assert (whole.legacy_op_type, whole.legacy_crop) == (301, False)
-    assert kinds(whole, [Dialect.vdsp_sdk1]) == [] and kinds(whole, [Dialect.vdsp_vamp]) == ["resize"]
+    assert (whole.legacy.op_type, whole.legacy.crop) == (301, False)
+    assert kinds(whole, [VDSP_SDK1]) == [] and kinds(whole, [VDSP_VAMP]) == ["resize"]
 
 
 def test_border_mode_is_approximated_by_every_resize() -> None:
     ctx = build_context(make_model(crop_mode="border"))
     line = ctx.approximations_for(BUILD_IN)[0]
     assert "border" in line and "224x224" in line
-    assert kinds(ctx, [Dialect.vdsp_sdk1, Dialect.vdsp_vamp]) == ["resize"]
+    assert kinds(ctx, [VDSP_SDK1, VDSP_VAMP]) == ["resize"]
 
 
 def test_non_square_input() -> None:
     ctx = build_context(make_model(input_size=[3, 224, 320], crop_pct=0.875))
-    assert (ctx.height, ctx.width, ctx.resize_height, ctx.resize_width) == (224, 320, 256, 365)
-    assert (ctx.crop_x, ctx.crop_y) == (22, 16)  # (365-320)/2 = 22.5 -> 22
-    assert ctx.input_shape == (1, 3, 224, 320) and ctx.compiled_folder.endswith("-3_224_320-vacc")
-    assert (ctx.legacy_op_type, ctx.legacy_crop) == (301, False)
-    assert kinds(ctx, [Dialect.vdsp_sdk1]) == ["non-square input"]
-    assert kinds(ctx, [Dialect.vamc]) == ["resize", "non-square input"]
-    assert kinds(ctx, [Dialect.vdsp_build_in]) == ["resize"]
+    assert (ctx.input.height, ctx.input.width, ctx.resize.height, ctx.resize.width) == (224, 320, 256, 365)
+    assert (ctx.crop.x, ctx.crop.y) == (22, 16)  # (365-320)/2 = 22.5 -> 22
+    assert ctx.input.shape == (1, 3, 224, 320) and ctx.paths.compiled_folder.endswith("-3_224_320-vacc")
+    assert (ctx.legacy.op_type, ctx.legacy.crop) == (301, False)
+    assert kinds(ctx, [VDSP_SDK1]) == ["non-square input"]
+    assert kinds(ctx, [VAMC]) == ["resize", "non-square input"]
+    assert kinds(ctx, [VDSP_BUILD_IN]) == ["resize"]
 
 
 def test_fp16_rounding_beyond_tolerance_is_flagged() -> None:
@@ -154,21 +155,21 @@ def test_fp16_rounding_beyond_tolerance_is_flagged() -> None:
     ctx = build_context(make_model(std=[0.229, 0.224, 1e-5]))  # float16 subnormal
     (line,) = [x for x in ctx.approximations_for(ALL) if x.startswith("fp16")]
     assert "std 1e-05 -> 1.0013580322265625e-05" in line and f"{FP16_TOLERANCE:g}" in line
-    assert kinds(ctx, [Dialect.vdsp_sdk1]) == ["fp16 statistics"]
-    assert "fp16 statistics" not in kinds(ctx, [Dialect.vamc])  # vamc gets the exact values
+    assert kinds(ctx, [VDSP_SDK1]) == ["fp16 statistics"]
+    assert "fp16 statistics" not in kinds(ctx, [VAMC])  # vamc gets the exact values
 
 
 def test_dtype_fp16_has_no_calibration() -> None:
     model = make_model("net", input_size=256, crop_pct=0.887)
     ctx = build_context(model, dtype="fp16")
-    assert (ctx.dtype, ctx.quantize, ctx.calibrate_mode) == ("fp16", False, "none")
-    assert ctx.compiled_folder == "net-fp16-none-3_256_256-vacc"
+    assert (ctx.quantize.dtype, ctx.quantize.enabled, ctx.quantize.calibrate_mode) == ("fp16", False, "none")
+    assert ctx.paths.compiled_folder == "net-fp16-none-3_256_256-vacc"
     assert ctx.notes == ()  # no placeholder calibration folder to warn about
     int8 = build_context(model)
-    assert int8.quantize and any("--calib-dir" in n for n in int8.notes)
-    assert build_context(model, calib_dir="calib/imagenet").calib_dir == "calib/imagenet"
+    assert int8.quantize.enabled and any("--calib-dir" in n for n in int8.notes)
+    assert build_context(model, calib_dir="calib/imagenet").quantize.calib_dir == "calib/imagenet"
     manifest_fp16 = build_context(make_model(deploy={"dtype": "fp16", "calibrate_mode": "max"}))
-    assert manifest_fp16.dtype == "fp16" and manifest_fp16.calibrate_mode == "none"
+    assert manifest_fp16.quantize.dtype == "fp16" and manifest_fp16.quantize.calibrate_mode == "none"
     with pytest.raises(RenderError, match="int4"):
         build_context(model, dtype="int4")
 
@@ -176,21 +177,21 @@ def test_dtype_fp16_has_no_calibration() -> None:
 def test_deploy_block_reaches_the_context() -> None:
     ctx = build_context(make_model(deploy={"calibrate_mode": "kl_divergence", "per_channel": False,
                                            "extra_ops": "softmax", "calib_count": 500}))
-    assert (ctx.calibrate_mode, ctx.per_channel, ctx.extra_ops, ctx.calib_count) == (
+    assert (ctx.quantize.calibrate_mode, ctx.quantize.per_channel, ctx.graph.extra_ops, ctx.quantize.calib_count) == (
         "kl_divergence", False, "softmax", 500)
-    assert build_context(make_model()).extra_ops is None
+    assert build_context(make_model()).graph.extra_ops is None
 
 
 def test_input_name_convention_given_and_from_onnx(tmp_path: Path) -> None:
-    assert build_context(make_model(library="ppcls")).input_name == "x"
-    assert build_context(make_model(library="torchvision")).input_name == "input"
+    assert build_context(make_model(library="ppcls")).input.name == "x"
+    assert build_context(make_model(library="torchvision")).input.name == "input"
     given = build_context(make_model(library="ppcls"), input_name="inputs")
-    assert (given.input_name, given.input_name_from) == ("inputs", "given")
+    assert (given.input.name, given.input.name_from) == ("inputs", "given")
     onnx_model = _onnx_file(tmp_path / "net.onnx", "images", [1, 3, 224, 224])
     ctx = build_context(make_model(library="ppcls"), onnx_path=onnx_model, model_dir=tmp_path)
-    assert (ctx.input_name, ctx.input_name_from, ctx.checkpoint) == ("images", "onnx", "net.onnx")
+    assert (ctx.input.name, ctx.input.name_from, ctx.paths.checkpoint) == ("images", "onnx", "net.onnx")
     dynamic = _onnx_file(tmp_path / "dyn.onnx", "data", ["batch", 3, 224, 224])
-    assert build_context(make_model(), onnx_path=dynamic).input_name == "data"
+    assert build_context(make_model(), onnx_path=dynamic).input.name == "data"
 
 
 def test_onnx_file_that_disagrees_with_the_manifest(tmp_path: Path) -> None:
@@ -206,12 +207,12 @@ def test_onnx_file_that_disagrees_with_the_manifest(tmp_path: Path) -> None:
 def test_checkpoint_is_relative_to_the_model_folder(tmp_path: Path) -> None:
     model_dir = tmp_path / "out" / "timm-m"
     inside = build_context(make_model(), input_name="input", onnx_path=model_dir / "m-sim.onnx", model_dir=model_dir)
-    assert inside.checkpoint == "m-sim.onnx"
+    assert inside.paths.checkpoint == "m-sim.onnx"
     outside = build_context(make_model(), input_name="input", onnx_path=tmp_path / "onnx" / "m.onnx",
                             model_dir=model_dir)
-    assert outside.checkpoint == "../../onnx/m.onnx"
+    assert outside.paths.checkpoint == "../../onnx/m.onnx"
     relative = build_context(make_model(), input_name="input", onnx_path=Path("onnx/m.onnx"), model_dir=model_dir)
-    assert relative.checkpoint == "onnx/m.onnx"
+    assert relative.paths.checkpoint == "onnx/m.onnx"
 
 
 def test_models_the_formats_cannot_describe() -> None:
@@ -247,8 +248,53 @@ def test_onnx_library_input_name_is_flagged_until_the_file_is_read(tmp_path: Pat
 
 def test_pil_resize_filter_is_flagged_for_vdsp_only() -> None:
     pil = build_context(make_model(input_size=256, crop_pct=0.887, resize_backend="pil"))
-    assert kinds(pil, [Dialect.vdsp_build_in]) == ["resize filter", "resize"]
-    assert kinds(pil, [Dialect.vdsp_sdk1, Dialect.vdsp_vamp]) == ["resize filter"]
-    assert "resize filter" not in kinds(pil, [Dialect.vamc, Dialect.vamc_legacy])
+    assert kinds(pil, [VDSP_BUILD_IN]) == ["resize filter", "resize"]
+    assert kinds(pil, [VDSP_SDK1, VDSP_VAMP]) == ["resize filter"]
+    assert "resize filter" not in kinds(pil, [VAMC, VAMC_LEGACY])
     cv2 = build_context(make_model(input_size=256, crop_pct=0.887, resize_backend="cv2"))
     assert "resize filter" not in kinds(cv2, ALL)
+
+
+# ----------------------------------------------------------------------------- the groups
+def changed_groups(a: DeployContext, b: DeployContext) -> list[str]:
+    return sorted(f.name for f in fields(a) if getattr(a, f.name) != getattr(b, f.name))
+
+
+@pytest.mark.parametrize(("change", "groups"), [
+    ({"dtype": "fp16"}, ["approximations", "notes", "paths", "quantize"]),
+    ({"calib_dir": "calib"}, ["notes", "quantize"]),
+    ({"input_name": "images"}, ["input"]),
+    ({"color": "BGR"}, ["approximations", "colour", "legacy", "normalise"]),
+    ({"value_range": "0..255", **BYTE_STATS}, ["legacy", "normalise"]),
+    ({"interpolation": "bicubic"}, ["approximations", "resize"]),
+    ({"crop_pct": 1.0}, ["approximations", "crop", "graph", "resize"]),
+    ({"deploy": {"extra_ops": "softmax"}}, ["graph"]),
+    ({"library": "ppcls"}, ["identity", "input", "paths"]),
+])
+def test_each_group_follows_its_own_part_of_the_model(change: dict[str, Any], groups: list[str]) -> None:
+    """One builder per group: a change reaches the groups that print it and no other."""
+    options = {key: change.pop(key) for key in ("dtype", "calib_dir", "input_name") if key in change}
+    base = {"input_size": 256, "crop_pct": 0.887}
+    before = build_context(make_model(**base))
+    after = build_context(make_model(**{**base, **change}), **options)
+    assert changed_groups(before, after) == groups
+
+
+def test_groups_are_frozen_records() -> None:
+    ctx = build_context(make_model())
+    assert [f.name for f in fields(ctx)] == [
+        "identity", "input", "resize", "crop", "normalise", "colour", "quantize", "graph", "legacy", "paths",
+        "approximations", "notes"]
+    for group in fields(ctx):
+        value = getattr(ctx, group.name)
+        if is_dataclass(value):
+            with pytest.raises(FrozenInstanceError):
+                setattr(value, fields(value)[0].name, None)
+    assert (ctx.identity.model_id, ctx.identity.stem, ctx.identity.library) == ("timm/m", "timm-m", "timm")
+    assert ctx.paths.compiled_model == "deploy_weights/m-int8-percentile-3_224_224-vacc/m"
+
+
+def test_approximations_name_the_files_in_the_order_asked() -> None:
+    ctx = build_context(make_model(crop_pct=0.875, crop_mode="squash"))
+    (line,) = ctx.approximations_for([VDSP_VAMP, MODEL_INFO, VDSP_SDK1, VDSP_VAMP])
+    assert line.endswith("[vamp vdsp_params, sdk1.0 vdsp_params]")

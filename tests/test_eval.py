@@ -22,7 +22,9 @@ from eval_support import (
 )
 from PIL import Image
 
-from zoo.deploy.emulate import deploy_pipeline, deploy_spec, resize_deploy
+from zoo.deploy.builders import build_context
+from zoo.deploy.emulate import PIPELINES, deploy_pipeline, pipelines, resize_deploy
+from zoo.errors import StepError
 from zoo.manifest.schema import Model
 from zoo.measure.datasets import load_rgb, open_dataset, wnids
 from zoo.measure.evaluate import IMAGENET_VAL_IMAGES, evaluate, open_session, tolerance
@@ -240,30 +242,41 @@ def test_pillow_resize_type(photos: list[Image.Image]) -> None:
         resize_deploy(np.asarray(photos[0]), 10, 10, "BICUBIC")
 
 
+def test_pipelines_are_made_by_name(photos: list[Image.Image]) -> None:
+    model = _model()
+    made = pipelines(model, ["deploy", "source"])
+    assert list(made) == ["deploy", "source"]
+    assert np.array_equal(made["source"](photos[0]), source_pipeline(photos[0], model))
+    assert np.array_equal(made["deploy"](photos[0]), deploy_pipeline(photos[0], build_context(model)))
+    with pytest.raises(StepError, match="unknown pre-processing pipeline 'vdsp'; use one of: source, deploy"):
+        pipelines(model, ["vdsp"])
+
+
 def test_deploy_pipeline_follows_the_vdsp_file(photos: list[Image.Image]) -> None:
     """cspresnet50's vdsp_params: square resize to 288, crop 256 at (16, 16), fp16 statistics."""
     cv2 = pytest.importorskip("cv2")
     model = _model()
-    spec = deploy_spec(model)
-    assert (spec.resize_height, spec.crop_x, spec.crop_y, spec.resize_type) == (288, 16, 16, "BILINEAR_CV")
-    assert spec.mean == (0.485107421875, 0.4560546875, 0.406005859375)
+    ctx = build_context(model)
+    assert (ctx.resize.height, ctx.crop.x, ctx.crop.y, ctx.resize.type) == (288, 16, 16, "BILINEAR_CV")
+    assert ctx.normalise.mean_fp16 == (0.485107421875, 0.4560546875, 0.406005859375)
     for image in photos:
-        got = deploy_pipeline(image, model)
+        got = deploy_pipeline(image, ctx)
         square = cv2.resize(np.asarray(image), (288, 288), interpolation=cv2.INTER_LINEAR)[16:272, 16:272]
-        mean, std = np.float16(spec.mean), np.float16(spec.std)
+        mean, std = np.float16(ctx.normalise.mean_fp16), np.float16(ctx.normalise.std_fp16)
         expected = ((square.astype(np.float16) / np.float16(255) - mean) / std).transpose(2, 0, 1)
         assert got.dtype == np.float32 and np.array_equal(got, expected.astype(np.float32))
 
 
 def test_deploy_pipeline_bgr_and_byte_statistics(photos: list[Image.Image]) -> None:
     rgb, bgr = _model(), _model(color="BGR")
+    rgb_files, bgr_files = build_context(rgb), build_context(bgr)
     for image in photos:
         # the colour conversion reorders channels and the statistics follow them
-        assert np.array_equal(deploy_pipeline(image, bgr), deploy_pipeline(image, rgb)[::-1])
+        assert np.array_equal(deploy_pipeline(image, bgr_files), deploy_pipeline(image, rgb_files)[::-1])
         assert np.array_equal(source_pipeline(image, bgr), source_pipeline(image, rgb)[::-1])
-    byte = _model(value_range="0..255", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375])
+    byte = build_context(_model(value_range="0..255", mean=[123.675, 116.28, 103.53], std=[58.395, 57.12, 57.375]))
     for image in photos:  # statistics on the 0..255 scale describe the same normalisation
-        assert np.abs(deploy_pipeline(image, byte) - deploy_pipeline(image, rgb)).max() < 0.05
+        assert np.abs(deploy_pipeline(image, byte) - deploy_pipeline(image, rgb_files)).max() < 0.05
 
 
 def test_deploy_equals_source_where_nothing_is_approximated(photos: list[Image.Image]) -> None:
@@ -271,7 +284,7 @@ def test_deploy_equals_source_where_nothing_is_approximated(photos: list[Image.I
     model = _model(crop_pct=1.0, crop_mode="squash")
     for image in photos:
         ready = image.resize((256, 256))
-        source, deploy = source_pipeline(ready, model), deploy_pipeline(ready, model)
+        source, deploy = source_pipeline(ready, model), deploy_pipeline(ready, build_context(model))
         assert 0 < np.abs(source - deploy).max() < 0.02  # float16 rounding, nothing more
 
 
@@ -296,7 +309,7 @@ def test_deploy_vs_source_on_photographs_with_a_timm_model(photos: list[Image.Im
             folder.mkdir(parents=True, exist_ok=True)
             (image.transpose(2) if turn else image).save(folder / f"photo_{turn}.png")
     samples = open_dataset(root).samples
-    result = evaluate(model, samples, onnx_path, pipelines=("source", "deploy"), batch=4)
+    result = evaluate(model, samples, onnx_path, pipelines=pipelines(model, PIPELINES), batch=4)
     assert result.images == len(samples) == 2 * len(photos)
     assert result.top1_changed is not None and 0 <= result.top1_changed <= 1
     assert result.logit_cosine is not None and 0.5 < result.logit_cosine < 1.0  # close, not identical
@@ -305,7 +318,7 @@ def test_deploy_vs_source_on_photographs_with_a_timm_model(photos: list[Image.Im
         logits = network(torch.from_numpy(source_pipeline(first, model))[None]).numpy()[0]
     runner = open_session(onnx_path, model.input_size)
     assert np.abs(runner.run(source_pipeline(first, model)[None])[0] - logits).max() < 1e-4
-    assert np.abs(source_pipeline(first, model) - deploy_pipeline(first, model)).max() > 0.05
+    assert np.abs(source_pipeline(first, model) - deploy_pipeline(first, build_context(model))).max() > 0.05
 
 
 def test_eval_json_record_is_valid_json(work: Path) -> None:

@@ -11,7 +11,8 @@ import pytest
 from onnx import TensorProto, helper, numpy_helper
 
 from tests.convert_support import make_model, run_convert, run_simplify
-from zoo.measure.macs import MeasureError, count_macs, flops_g
+from zoo.errors import MeasureError
+from zoo.measure.macs import count_macs, flops_g
 
 
 def _weight(name: str, *shape: int) -> onnx.TensorProto:

@@ -1,6 +1,6 @@
 """Rendering deployment files: golden files, format checks, overrides, errors, the CLI.
 
-Golden files (tests/golden/render/{int8,fp16}/timm-cspresnet50/) hold the FORMATS.md worked
+Golden files (tests/golden/render/{int8,fp16}/timm-cspresnet50/) hold the docs/formats.md worked
 example rendered in both profiles. After an intended change of the templates, regenerate them
 by rendering `render_support.WORKED_EXAMPLE` with `render_model(..., dtype=d)` into
 `tests/golden/render/{d}` for both profiles, and review the diff line by line.
@@ -19,7 +19,8 @@ import yaml
 from import_probe import HEAVY, zoo_imports
 from render_support import VARIANTS, WORKED_EXAMPLE, load_models, parse, vamp_values, variants_manifest
 
-from zoo.deploy.render import PROFILES, render_all, render_model
+from zoo.deploy.profiles import PROFILES
+from zoo.deploy.render import render_all, render_model
 from zoo.errors import RenderError
 from zoo.manifest.catalog import load_catalog
 from zoo.manifest.schema import Model
@@ -190,7 +191,7 @@ def test_user_template_overrides_by_relative_path(worked: Model, tmp_path: Path,
     user = tmp_path / "templates"
     user.mkdir()
     builtin = (Path(__file__).parent.parent / "zoo" / "templates" / "model_info.json.j2").read_text()
-    (user / "model_info.json.j2").write_text(builtin.replace("{{ hw_config_file }}", "site/hw/{{ name }}.bin"))
+    (user / "model_info.json.j2").write_text(builtin.replace("{{ paths.hw_config_file }}", "site/hw/{{ identity.name }}.bin"))
     result = render_model(worked, out_dir=tmp_path / "a", templates_dir=user)
     assert parse(result.folder / "model_info_cspresnet50.json")["hw_config_file"] == "site/hw/cspresnet50.bin"
     golden = GOLDEN / "int8" / "timm-cspresnet50"
@@ -207,19 +208,32 @@ def test_user_template_overrides_by_relative_path(worked: Model, tmp_path: Path,
 def test_undefined_variable_names_file_line_and_variable(worked: Model, tmp_path: Path) -> None:
     user = tmp_path / "templates" / "vdsp"
     user.mkdir(parents=True)
-    (user / "build_in.json.j2").write_text('{\n    "OpType": "{{ op_type }}",\n    "W": {{ resize_widht }}\n}\n')
+    (user / "build_in.json.j2").write_text('{\n    "OpType": "{{ graph.op_type }}",\n    "W": {{ resize.widht }}\n}\n')
     with pytest.raises(RenderError) as caught:
         render_model(worked, out_dir=tmp_path / "out", templates_dir=tmp_path / "templates")
     message = str(caught.value)
     assert f"{user / 'build_in.json.j2'}:3:" in message
-    assert "undefined variable `resize_widht`" in message and "did you mean `resize_width`" in message
+    assert "undefined variable `resize.widht`" in message and "did you mean `resize.width`" in message
     assert not (tmp_path / "out").exists()  # nothing of the model was published
+
+
+def test_names_from_before_the_groups_point_to_their_group(worked: Model, tmp_path: Path) -> None:
+    """Templates see the context's groups; a flat name of an older template override says where it went."""
+    user = tmp_path / "templates"
+    user.mkdir()
+    for text, hint in [("{{ name }}", "did you mean `identity.name`, `input.name`?"),
+                       ("{{ resize_width }}", "did you mean `resize.width`"),
+                       ("{{ crop_x }}", "did you mean `crop.x`")]:
+        (user / "model_info.json.j2").write_text(f'{{\n  "model_name": "{text}"\n}}\n')
+        with pytest.raises(RenderError) as caught:
+            render_model(worked, out_dir=tmp_path / "out", templates_dir=user)
+        assert "model_info.json.j2:2: undefined variable" in str(caught.value) and hint in str(caught.value)
 
 
 def test_template_syntax_error_is_located(worked: Model, tmp_path: Path) -> None:
     user = tmp_path / "templates"
     user.mkdir()
-    (user / "model_info.json.j2").write_text('{\n  "model_name": "{{ name }}"\n{% if quantize %}\n}\n')
+    (user / "model_info.json.j2").write_text('{\n  "model_name": "{{ identity.name }}"\n{% if quantize.enabled %}\n}\n')
     with pytest.raises(RenderError, match=r"model_info.json.j2:\d+: template syntax error"):
         render_model(worked, out_dir=tmp_path / "out", templates_dir=user)
 
@@ -227,7 +241,7 @@ def test_template_syntax_error_is_located(worked: Model, tmp_path: Path) -> None
 def test_template_runtime_error_is_located(worked: Model, tmp_path: Path) -> None:
     user = tmp_path / "templates"
     user.mkdir()
-    (user / "model_info.json.j2").write_text('{\n  "model_name": "{{ name }}",\n  "x": {{ width / 0 }}\n}\n')
+    (user / "model_info.json.j2").write_text('{\n  "model_name": "{{ identity.name }}",\n  "x": {{ input.width / 0 }}\n}\n')
     with pytest.raises(RenderError, match=r"model_info.json.j2:3: template error: division by zero"):
         render_model(worked, out_dir=tmp_path / "out", templates_dir=user)
 
@@ -236,7 +250,7 @@ def test_output_that_breaks_the_format_is_not_written(worked: Model, tmp_path: P
     user.mkdir(parents=True)
     builtin = (Path(__file__).parent.parent / "zoo" / "templates" / "vdsp" / "build_in.json.j2").read_text()
     (user / "build_in.json.j2").write_text(
-        builtin.replace('"CropX": {{ crop_x }}', '"CropX": 15').replace('"ResizeType"', '"ResizeKind"'))
+        builtin.replace('"CropX": {{ crop.x }}', '"CropX": 15').replace('"ResizeType"', '"ResizeKind"'))
     with pytest.raises(RenderError) as caught:
         render_model(worked, out_dir=tmp_path / "out", templates_dir=tmp_path / "templates")
     message = str(caught.value)

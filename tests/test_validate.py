@@ -12,7 +12,7 @@ import torch
 from onnx import numpy_helper
 
 from tests.convert_support import make_model, run_convert, run_simplify, run_validate
-from zoo.errors import ValidationFailed
+from zoo.errors import StepError, ValidationFailed
 from zoo.measure.simplify import simplify
 from zoo.measure.validate import compare
 from zoo.pipeline.steps.base import StepResult
@@ -158,6 +158,18 @@ def test_simplify_timeout_keeps_the_raw_graph_and_says_so(converted: StepResult,
     assert "did not finish within 0.01 s" in outcome.reason
     assert outcome.path.read_bytes() == raw.read_bytes()
     assert outcome.nodes_after == outcome.nodes_before
+
+
+def test_simplify_timeout_comes_from_the_environment(converted: StepResult, tmp_path: Path,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    raw = converted.outputs["raw_onnx"]
+    monkeypatch.setenv("ZOO_SIMPLIFY_TIMEOUT", "0.01")
+    outcome = simplify(raw, tmp_path / "out.onnx", input_name="input", input_shape=[1, 3, 64, 64], dynamic_batch=False)
+    assert outcome.simplified is False and "did not finish within 0.01 s" in outcome.reason
+    for wrong in ("ten", "-5", "0"):
+        monkeypatch.setenv("ZOO_SIMPLIFY_TIMEOUT", wrong)
+        with pytest.raises(StepError, match=rf"\$ZOO_SIMPLIFY_TIMEOUT='{wrong}' is not a positive number of seconds"):
+            simplify(raw, tmp_path / "out.onnx", input_name="input", input_shape=[1, 3, 64, 64], dynamic_batch=False)
 
 
 def test_simplify_failure_keeps_the_raw_graph_and_says_why(converted: StepResult, tmp_path: Path) -> None:

@@ -78,6 +78,14 @@ class ValidationFailed(StepError):
     """The exported graph does not compute what the source framework computes."""
 
 
+class MeasureError(StepError):
+    """A graph cannot be measured exactly (e.g. its shapes cannot be inferred to count MACs)."""
+
+
+class DocsError(ZooError):
+    """The documentation cannot be generated: a sync record is broken or a family name clashes."""
+
+
 class DatasetError(ZooError):
     """An evaluation or calibration dataset has the wrong layout or unreadable content."""
 

@@ -96,6 +96,7 @@ def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None,
 
     Exit status 1 when the accuracy lies outside the tolerance max(0.1, 3 standard errors).
     """
+    from zoo.deploy import emulate
     from zoo.measure import evaluate as ev
     from zoo.measure.datasets import open_dataset
     from zoo.pipeline.record import save_step
@@ -104,12 +105,12 @@ def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None,
     folder, record, onnx_path = _onnx_and_record(model, out_root, onnx)
     dataset = open_dataset(data, label_file=labels, num_classes=model.num_classes)
     samples = dataset.interleaved(limit)
-    pipelines = ev.PIPELINES if mode == "both" else (mode,)
+    names = emulate.PIPELINES if mode == "both" else (mode,)
     out.print(f"{model.id}: {onnx_path} on {len(samples)} of {dataset.describe()}", markup=False)
-    predictions = {name: folder / f"predictions-{name}.txt" for name in pipelines}
+    predictions = {name: folder / f"predictions-{name}.txt" for name in names}
     with progress(f"eval {model.id}", len(samples)) as advance:
-        result = ev.evaluate(model, samples, onnx_path, pipelines=pipelines, batch=batch, threads=threads,
-                             workers=workers, predictions=predictions, progress=advance)
+        result = ev.evaluate(model, samples, onnx_path, pipelines=emulate.pipelines(model, names), batch=batch,
+                             threads=threads, workers=workers, predictions=predictions, progress=advance)
     random_weights = bool(record and record.random_weights)
     judged = ev.verdict(model, result, random_weights=random_weights)
     _print_eval(result, judged)

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import click
 
-from zoo.deploy.render import DEFAULT_PROFILE, PROFILES, render_all
+from zoo.deploy.profiles import DEFAULT_PROFILE, PROFILES
+from zoo.deploy.render import render_all
 from zoo_cli.cmd_catalog import catalog_from, select_options
 from zoo_cli.console import error, out, warning
 

@@ -5,102 +5,89 @@ configured size (no aspect ratio kept), the colour conversion, the crop at the w
 offsets, and the normalisation with float16 statistics, each arithmetic step rounded to
 float16 as the engine computes in half precision. Every value comes from the deploy context,
 the same object the templates print, so measuring this pipeline measures the files.
+
+`pipelines` hands `zoo.measure.evaluate` the pipelines `zoo eval --preprocess` names: the
+source library's eval transform and this one, so that one run measures what the files cost.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import functools
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
+from zoo.deploy import vdsp
+from zoo.deploy.builders import build_context
+from zoo.deploy.context import DeployContext, Normalise
+from zoo.errors import StepError
 from zoo.manifest.schema import Model
 from zoo.measure.imaging import PIL_FILTERS, resize_bilinear_cv, resize_pil
+from zoo.measure.preprocess import source_pipeline
 
 if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-
-@dataclass(frozen=True)
-class DeploySpec:
-    """The values of a generated vdsp_params file that change the pixels the network sees."""
-
-    resize_height: int
-    resize_width: int
-    crop: bool
-    crop_x: int
-    crop_y: int
-    height: int
-    width: int
-    resize_type: str
-    color_cvt_code: str
-    norm_type: str
-    mean: tuple[float, float, float]  # float16 values, in the network's channel order
-    std: tuple[float, float, float]
+    from zoo.measure.evaluate import Preprocess
 
 
-def deploy_spec(model: Model) -> DeploySpec:
-    """The deploy pipeline's parameters for `model`, read from its deploy context."""
-    from zoo.deploy.context import build_context
-
-    ctx = build_context(model)
-    return DeploySpec(
-        resize_height=ctx.resize_height,
-        resize_width=ctx.resize_width,
-        crop=ctx.crop,
-        crop_x=ctx.crop_x,
-        crop_y=ctx.crop_y,
-        height=ctx.height,
-        width=ctx.width,
-        resize_type=ctx.resize_type,
-        color_cvt_code=ctx.color_cvt_code,
-        norm_type=ctx.norm_type,
-        mean=ctx.mean_fp16,
-        std=ctx.std_fp16,
-    )
+#: The pipelines `zoo eval --preprocess` can name, in the order results list them.
+PIPELINES = ("source", "deploy")
 
 
-def deploy_pipeline(image: Image.Image, model: Model, spec: DeploySpec | None = None) -> np.ndarray:
-    """Preprocess a PIL image as the generated deployment files describe; float32 CHW.
+def pipelines(model: Model, names: Iterable[str]) -> dict[str, Preprocess]:
+    """The pre-processing functions called `names` for `model` (see `PIPELINES`)."""
+    chosen: dict[str, Preprocess] = {}
+    for name in names:
+        if name == "source":
+            chosen[name] = functools.partial(source_pipeline, model=model)
+        elif name == "deploy":
+            chosen[name] = functools.partial(deploy_pipeline, context=build_context(model))
+        else:
+            raise StepError(f"unknown pre-processing pipeline {name!r}; use one of: {', '.join(PIPELINES)}")
+    return chosen
 
-    Pass `spec` (from `deploy_spec`) when calling it for many images of one model.
-    """
+
+def deploy_pipeline(image: Image.Image, context: DeployContext) -> np.ndarray:
+    """Preprocess a PIL image as the deployment files of `context` describe; float32 CHW."""
     import numpy as np
 
-    spec = spec or deploy_spec(model)
     pixels = np.asarray(image.convert("RGB"))
-    pixels = resize_deploy(pixels, spec.resize_height, spec.resize_width, spec.resize_type)
-    if spec.color_cvt_code in ("RGB2BGR", "BGR2RGB"):
+    pixels = resize_deploy(pixels, context.resize.height, context.resize.width, context.resize.type)
+    if context.colour.cvt_code != vdsp.NO_CHANGE:  # RGB2BGR: the only conversion of an RGB_PLANAR input
         pixels = pixels[..., ::-1]
-    if spec.crop:
-        pixels = pixels[spec.crop_y : spec.crop_y + spec.height, spec.crop_x : spec.crop_x + spec.width]
-    return np.ascontiguousarray(_normalise_fp16(pixels, spec).transpose(2, 0, 1), dtype=np.float32)
+    if context.crop.enabled:
+        x, y = context.crop.x, context.crop.y
+        pixels = pixels[y : y + context.input.height, x : x + context.input.width]
+    return np.ascontiguousarray(_normalise_fp16(pixels, context.normalise).transpose(2, 0, 1), dtype=np.float32)
 
 
 def resize_deploy(pixels: np.ndarray, height: int, width: int, resize_type: str) -> np.ndarray:
     """Resize uint8 HWC `pixels` to exactly `height x width` with a VDSP resize type.
 
     `BILINEAR_CV` (and plain `BILINEAR`) emulate OpenCV's `cv2.resize(..., INTER_LINEAR)`;
-    `BILINEAR_PILLOW` is Pillow's bilinear filter, which also smooths when shrinking.
+    `BILINEAR_PILLOW` is Pillow's bilinear filter, which also smooths when shrinking. Other
+    names are a caller's bug: the deploy context writes `BILINEAR_CV` only.
     """
-    if resize_type in ("BILINEAR_CV", "BILINEAR"):
+    if resize_type in (vdsp.RESIZE_TYPE, "BILINEAR"):
         return resize_bilinear_cv(pixels, height, width)
     if resize_type == "BILINEAR_PILLOW":
         return resize_pil(pixels, height, width, resample=PIL_FILTERS["bilinear"])
     raise ValueError(f"resize type {resize_type!r} has no emulation; known: BILINEAR_CV, BILINEAR, BILINEAR_PILLOW")
 
 
-def _normalise_fp16(pixels: np.ndarray, spec: DeploySpec) -> np.ndarray:
+def _normalise_fp16(pixels: np.ndarray, normalise: Normalise) -> np.ndarray:
     """The VDSP normalisation, every step rounded to float16 (x/255, minus mean, over std)."""
     import numpy as np
 
     values = pixels.astype(np.float16)
-    mean = np.asarray(spec.mean, np.float16)
-    std = np.asarray(spec.std, np.float16)
-    if spec.norm_type == "DIV255_MINUSMEAN_DIVSTD":
+    mean = np.asarray(normalise.mean_fp16, np.float16)
+    std = np.asarray(normalise.std_fp16, np.float16)
+    if normalise.norm_type == vdsp.NORM_DIV255_MEAN_STD:
         return ((values / np.float16(255)) - mean) / std
-    if spec.norm_type == "DIV255":
+    if normalise.norm_type == vdsp.NORM_DIV255:
         return values / np.float16(255)
-    if spec.norm_type == "MINUSMEAN_DIVSTD":
+    if normalise.norm_type == vdsp.NORM_MEAN_STD:
         return (values - mean) / std
-    raise ValueError(f"norm type {spec.norm_type!r} has no emulation")
-
+    # vdsp.norm_type() returns one of the three above; anything else is a bug, not a user mistake
+    raise AssertionError(f"norm type {normalise.norm_type!r} has no emulation")

@@ -1,14 +1,16 @@
 """Jinja templates with user overrides and errors that name the template file and line.
 
 Deploy files and documentation pages are both laid out by templates that hold no logic
-(DESIGN.md, decision 7). Templates come from a user folder first (`--templates DIR` or
+(docs/design.md, idea 7). Templates come from a user folder first (`--templates DIR` or
 `$ZOO_TEMPLATES`, same relative paths), then the package's `zoo/templates/`. Undefined
 variables are errors (StrictUndefined) reported with the template's file, line and the
-variable's name.
+variable's name, including a misspelt field of a group (`resize.widht`), with the closest
+known names.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import os
 import re
@@ -33,7 +35,7 @@ def load_template(env: jinja2.Environment, name: str) -> jinja2.Template:
         raise RenderError(f"template {name} not found in {BUILTIN_TEMPLATES} or the user folder") from None
 
 
-_UNDEFINED = re.compile(r"'(?P<name>[^']+)' is undefined|has no attribute '(?P<attr>[^']+)'")
+_UNDEFINED = re.compile(r"'(?P<name>[^']+)' is undefined|'(?P<owner>[\w.]+) object' has no attribute '(?P<attr>[^']+)'")
 
 
 def render_template(template: jinja2.Template, variables: dict[str, Any]) -> str:
@@ -41,15 +43,49 @@ def render_template(template: jinja2.Template, variables: dict[str, Any]) -> str
     try:
         return template.render(variables)
     except jinja2.UndefinedError as exc:
-        where = template_position(exc, template)
-        match = _UNDEFINED.search(str(exc))
-        name = (match.group("name") or match.group("attr")) if match else str(exc)
-        close = difflib.get_close_matches(name, list(variables), n=3)
-        hint = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
-        raise RenderError(f"{where}: undefined variable `{name}`{hint} "
-                          f"(known: {', '.join(sorted(variables))})") from None
+        raise RenderError(f"{template_position(exc, template)}: {_undefined(str(exc), variables)}") from None
     except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError, LookupError) as exc:
         raise RenderError(f"{template_position(exc, template)}: template error: {exc}") from None
+
+
+def _undefined(message: str, variables: dict[str, Any]) -> str:
+    """`undefined variable NAME`, the closest known names and the names known where it was looked up."""
+    match = _UNDEFINED.search(message)
+    if match is None:
+        name, known = message, sorted(variables)
+    elif match.group("name"):
+        name, known = match.group("name"), sorted(variables)
+    else:
+        owner = next((k for k, v in variables.items() if _type_name(v) == match.group("owner")), None)
+        name = f"{owner}.{match.group('attr')}" if owner else match.group("attr")
+        known = [f"{owner}.{field}" for field in _fields(variables[owner])] if owner else sorted(variables)
+    close = _close(name, variables)
+    hint = f"; did you mean {', '.join(f'`{c}`' for c in close)}?" if close else ""
+    return f"undefined variable `{name}`{hint} (known: {', '.join(known)})"
+
+
+def _close(name: str, variables: dict[str, Any]) -> list[str]:
+    """Known names like `name`: variables, and fields of groups (`resize.width` for `resize_width` or `width`)."""
+    dotted = [f"{group}.{field}" for group in variables for field in _fields(variables[group])]
+    close = difflib.get_close_matches(name, [*variables, *dotted], n=3)
+    bare = name.rpartition(".")[2]
+    close += [d for d in dotted if d.rpartition(".")[2] == bare and d not in close]
+    return close[:3]
+
+
+def _type_name(value: Any) -> str:
+    """How Jinja names the type of an object in its errors."""
+    kind = type(value)
+    return kind.__name__ if kind.__module__ == "builtins" else f"{kind.__module__}.{kind.__qualname__}"
+
+
+def _fields(value: Any) -> list[str]:
+    """The names a template can look up on a group of variables (none for plain values)."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return [f.name for f in dataclasses.fields(value)]
+    if isinstance(value, dict):
+        return [str(key) for key in value]
+    return []
 
 
 def template_position(exc: BaseException, template: jinja2.Template) -> str:

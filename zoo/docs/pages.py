@@ -33,7 +33,7 @@ from zoo.deploy.templating import (
     render_template,
     resolve_templates_dir,
 )
-from zoo.errors import RenderError, ZooError
+from zoo.errors import DocsError, RenderError
 from zoo.manifest.catalog import Catalog
 from zoo.manifest.schema import Accuracy, AccuracyUnit, Family, LatencyTable, Model, Precision
 from zoo.measure.macs import COUNTED_OPS
@@ -121,7 +121,7 @@ def load_records(root: Path) -> dict[str, Record]:
             record = Record.model_validate_json(path.read_text(encoding="utf-8"))
         except (ValidationError, UnicodeDecodeError) as exc:
             first = str(exc).splitlines()[0]
-            raise ZooError(
+            raise DocsError(
                 f"{path}: not a valid sync record ({first}); delete the folder or run `zoo sync` again"
             ) from None
         records[record.model_id] = record
@@ -433,8 +433,8 @@ def deploy_entry(model: Model, record: Record | None) -> dict[str, Any]:
     The profile is the one the record's files show (else the default); the approximations
     are the record's when the model was rendered, else those the render layer computes now.
     """
-    from zoo.deploy import render
-    from zoo.deploy.context import WORKSPACE, Dialect, build_context
+    from zoo.deploy.builders import build_context
+    from zoo.deploy.profiles import DEFAULT_PROFILE, PROFILES
 
     folder = f"out/{model.stem}"
     entry: dict[str, Any] = {"id": model.id, "anchor": model.stem.lower(), "folder": folder, "files": [],
@@ -444,28 +444,18 @@ def deploy_entry(model: Model, record: Record | None) -> dict[str, Any]:
     except RenderError as exc:
         entry["error"] = cell(str(exc))
         return entry
-    rendered = [str(name) for name in _render_metric(record, "files") or []]
-    profiles = {
-        name: {output.dialect: render.output_path(output, context) for output in outputs}
-        for name, outputs in render.PROFILES.items()
-    }
-    profile = next((n for n, p in profiles.items() if sorted(p.values()) == sorted(rendered)), render.DEFAULT_PROFILE)
-    paths = profiles[profile]
-    build = paths.get(Dialect.vamc) or paths[Dialect.vamc_legacy]
-    vdsp = paths.get(Dialect.vdsp_build_in) or paths[Dialect.vdsp_vamp]
-    compile_verb = "compile" if Dialect.vamc in paths else "build"
+    rendered = sorted(str(name) for name in _render_metric(record, "files") or [])
+    profile = next((name for name, outputs in PROFILES.items()
+                    if sorted(o.path_for(context) for o in outputs) == rendered), DEFAULT_PROFILE)
+    outputs = PROFILES[profile]
     recorded = _render_metric(record, "approximations")
     entry.update(
         profile=profile,
-        files=sorted(paths.values()),
-        compiled=context.compiled_folder,
-        approximations=[str(a) for a in recorded] if recorded is not None else context.approximations_for(paths),
-        commands=[
-            f"zoo sync {model.id}",
-            f"cd {folder}",
-            f"vamc {compile_verb} {build}",
-            f"vamp -m {WORKSPACE}/{context.compiled_folder}/{context.name} --vdsp_params {vdsp} -i 8 -p 1 -b 16",
-        ],
+        files=sorted(o.path_for(context) for o in outputs),
+        compiled=context.paths.compiled_folder,
+        approximations=[str(a) for a in recorded] if recorded is not None
+        else context.approximations_for(o.dialect for o in outputs),
+        commands=[f"zoo sync {model.id}", f"cd {folder}", *filter(None, (o.command_for(context) for o in outputs))],
     )
     return entry
 
@@ -624,7 +614,7 @@ def generate(
     """Every page and plot, keyed by path relative to the docs folder (nothing is written)."""
     if INDEX_PAGE.removesuffix(".md") in catalog.families:
         info = catalog.families["index"]
-        raise ZooError(f"{info.file}: family slug `index` would overwrite the index page; rename the family")
+        raise DocsError(f"{info.file}: family slug `index` would overwrite the index page; rename the family")
     env = template_environment(templates_dir)
     files: dict[str, bytes] = {}
     for slug in sorted(catalog.families):

@@ -1,10 +1,11 @@
 """Top-1/top-5 accuracy of an exported ONNX graph on a labelled image folder, and the verdict
 against the manifest's `expected` numbers.
 
-The images go through one or both pre-processing pipelines of `zoo.measure.preprocess`:
+The images go through one or two pre-processing pipelines, handed in by name
+(`zoo.deploy.emulate.pipelines` makes them):
 
-- `source`: what the source library's eval transform does (the numbers in `expected` were
-  measured that way);
+- `source`: what the source library's eval transform does (`zoo.measure.preprocess`; the
+  numbers in `expected` were measured that way);
 - `deploy`: what the generated vdsp_params make the VDSP engine do (square resize with the
   configured resize type, crop at the written offsets, float16 statistics).
 
@@ -31,7 +32,7 @@ import os
 import shlex
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,7 +50,6 @@ if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-PIPELINES = ("source", "deploy")
 #: Images in the ImageNet-1k validation set, the population `expected` numbers are measured on.
 IMAGENET_VAL_IMAGES = 50_000
 #: The smallest tolerance, in percentage points: the precision the seed documents report.
@@ -71,17 +71,15 @@ def tolerance(expected: float, images: int, population: int | None = IMAGENET_VA
 
 # Pipelines ----------------------------------------------------------------------------------
 
+#: A pre-processing pipeline: an RGB image -> the network's float32 CHW input.
+Preprocess = Callable[["Image.Image"], "np.ndarray"]
 
-def make_pipeline(name: str, model: Model) -> Callable[[Image.Image], np.ndarray]:
-    """A function turning an RGB image into the network's float32 CHW input."""
-    from zoo.deploy.emulate import deploy_pipeline, deploy_spec
+
+def source_only(model: Model) -> dict[str, Preprocess]:
+    """The default pipelines: the source library's eval transform, named "source"."""
     from zoo.measure.preprocess import source_pipeline
 
-    if name == "source":
-        return functools.partial(source_pipeline, model=model)
-    if name == "deploy":
-        return functools.partial(deploy_pipeline, model=model, spec=deploy_spec(model))
-    raise ValueError(f"unknown pipeline {name!r}; use one of {', '.join(PIPELINES)}")
+    return {"source": functools.partial(source_pipeline, model=model)}
 
 
 # ONNX Runtime -------------------------------------------------------------------------------
@@ -221,7 +219,7 @@ def evaluate(
     samples: Sequence[Sample],
     onnx_path: Path,
     *,
-    pipelines: Sequence[str] = ("source",),
+    pipelines: Mapping[str, Preprocess] | None = None,
     batch: int = 16,
     threads: int | None = None,
     workers: int | None = None,
@@ -230,62 +228,84 @@ def evaluate(
 ) -> EvalResult:
     """Run `samples` through `onnx_path` under each pipeline and count top-1/top-5 hits.
 
-    `predictions` maps a pipeline to the text file receiving one line per image:
-    `<image> <label> <top-5 class indices> <top-5 scores>` (scores are softmax probabilities;
-    names with spaces are shell-quoted). Files appear only when the run completes.
-    Raises `DatasetError` for an unreadable image and `StepError` for an unusable graph.
+    `pipelines` maps names to pre-processing functions (default: `source_only`); with two,
+    the result also says how far their outputs differ. `predictions` maps a pipeline to the
+    text file receiving one line per image: `<image> <label> <top-5 class indices> <top-5
+    scores>` (scores are softmax probabilities; names with spaces are shell-quoted). Files
+    appear only when the run completes. Raises `DatasetError` for an unreadable image and
+    `StepError` for an unusable graph.
     """
-    import numpy as np
-
     if not samples:
         raise StepError("no images to evaluate")
-    if len(set(pipelines)) != len(pipelines) or not pipelines:
-        raise ValueError(f"pipelines must be distinct names from {PIPELINES}")
-    functions = [make_pipeline(name, model) for name in pipelines]
+    chosen = dict(pipelines) if pipelines is not None else source_only(model)
+    if not chosen:
+        raise StepError("no pre-processing pipeline to evaluate with")
     runner = open_session(onnx_path, model.input_size, batch=batch, threads=threads, spinning=False)
     started = time.perf_counter()
-    tallies = {name: _Tally() for name in pipelines}
-    modes: Counter[str] = Counter()
-    changed = 0
-    cosines = 0.0
+    run = _Run(list(chosen), runner, model.num_classes, onnx_path)
     with contextlib.ExitStack() as stack:  # prediction files appear only if every batch succeeds
         files = {name: stack.enter_context(atomic_writer(path)) for name, path in (predictions or {}).items()}
         for name, handle in files.items():
             handle.write(f"# image label top5_indices({name} pre-processing) top5_scores(softmax)\n")
-        prefetched = stack.enter_context(contextlib.closing(_prefetched(samples, functions, runner.batch, workers)))
-        for chunk, prepared in prefetched:
-            labels = np.fromiter((s.label for s in chunk), np.int64, len(chunk))
-            modes.update(mode for _, mode in prepared)
-            outputs = []
-            for index, name in enumerate(pipelines):
-                logits = runner.run(np.stack([arrays[index] for arrays, _ in prepared]))
-                if logits.shape[1] != model.num_classes:
-                    raise StepError(
-                        f"{onnx_path} outputs {logits.shape[1]} values per image; the manifest says "
-                        f"num_classes {model.num_classes}"
-                    )
-                top5 = tallies[name].add(logits, labels)
-                if name in files:
-                    _write_predictions(files[name], chunk, top5, _scores(logits, top5, runner.probabilities))
-                outputs.append((logits, top5))
-            if len(outputs) == 2:
-                (first, first_top), (second, second_top) = outputs
-                changed += int(np.sum(first_top[:, 0] != second_top[:, 0]))
-                cosines += float(np.sum(_cosine(first, second)))
+        batches = _prefetched(samples, list(chosen.values()), runner.batch, workers)
+        for chunk, prepared in stack.enter_context(contextlib.closing(batches)):
+            run.add(chunk, prepared, files)
             if progress:
                 progress(len(chunk))
-    result = EvalResult(
-        images=len(samples),
-        scores={name: tally.result() for name, tally in tallies.items()},
-        converted=conversion_summary(modes),
-        seconds=time.perf_counter() - started,
-        batch=runner.batch,
-        notes=[runner.note] if runner.note else [],
-    )
-    if len(pipelines) == 2:
-        result.top1_changed = changed / len(samples)
-        result.logit_cosine = cosines / len(samples)
-    return result
+    return run.result(len(samples), time.perf_counter() - started)
+
+
+class _Run:
+    """What one evaluation counts: hits per pipeline, decoded image modes and, for two
+    pipelines, how often their top-1 differs and the cosine between their outputs."""
+
+    def __init__(self, names: list[str], runner: Runner, num_classes: int, onnx_path: Path) -> None:
+        self.names, self.runner, self.num_classes, self.onnx_path = names, runner, num_classes, onnx_path
+        self.tallies = {name: _Tally() for name in names}
+        self.modes: Counter[str] = Counter()
+        self.changed = 0
+        self.cosines = 0.0
+
+    def add(self, chunk: Sequence[Sample], prepared: list[tuple[list[np.ndarray], str]], files: dict[str, Any]) -> None:
+        """Count one batch (`prepared`: one array per pipeline and the original mode, per image)."""
+        import numpy as np
+
+        labels = np.fromiter((s.label for s in chunk), np.int64, len(chunk))
+        self.modes.update(mode for _, mode in prepared)
+        outputs = []
+        for index, name in enumerate(self.names):
+            logits = self._logits(np.stack([arrays[index] for arrays, _ in prepared]))
+            top5 = self.tallies[name].add(logits, labels)
+            if name in files:
+                _write_predictions(files[name], chunk, top5, _scores(logits, top5, self.runner.probabilities))
+            outputs.append((logits, top5))
+        if len(outputs) == 2:
+            (first, first_top), (second, second_top) = outputs
+            self.changed += int(np.sum(first_top[:, 0] != second_top[:, 0]))
+            self.cosines += float(np.sum(_cosine(first, second)))
+
+    def _logits(self, inputs: np.ndarray) -> np.ndarray:
+        logits = self.runner.run(inputs)
+        if logits.shape[1] != self.num_classes:
+            raise StepError(
+                f"{self.onnx_path} outputs {logits.shape[1]} values per image; the manifest says "
+                f"num_classes {self.num_classes}"
+            )
+        return logits
+
+    def result(self, images: int, seconds: float) -> EvalResult:
+        result = EvalResult(
+            images=images,
+            scores={name: tally.result() for name, tally in self.tallies.items()},
+            converted=conversion_summary(self.modes),
+            seconds=seconds,
+            batch=self.runner.batch,
+            notes=[self.runner.note] if self.runner.note else [],
+        )
+        if len(self.names) == 2:
+            result.top1_changed = self.changed / images
+            result.logit_cosine = self.cosines / images
+        return result
 
 
 class _Tally:

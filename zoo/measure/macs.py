@@ -21,14 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from zoo import onnxfile
-from zoo.errors import StepError
+from zoo.errors import MeasureError
 
 #: The node types whose multiply-accumulates are counted.
 COUNTED_OPS = ("Conv", "ConvTranspose", "Gemm", "MatMul")
-
-
-class MeasureError(StepError):
-    """The graph's shapes could not be inferred, so its MACs cannot be counted exactly."""
 
 
 def flops_g(macs: int) -> float:

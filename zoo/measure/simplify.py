@@ -23,12 +23,28 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from zoo.atomic import atomic_path
+from zoo.errors import StepError
 from zoo.onnxfile import read_metadata, set_metadata
 
 #: Linux prctl option: the signal a process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 #: Seconds onnxsim may take before the raw graph is kept instead (env ZOO_SIMPLIFY_TIMEOUT overrides).
 DEFAULT_TIMEOUT = 600.0
+TIMEOUT_ENV = "ZOO_SIMPLIFY_TIMEOUT"
+
+
+def timeout_from_environment() -> float:
+    """$ZOO_SIMPLIFY_TIMEOUT in seconds, else `DEFAULT_TIMEOUT`; anything but a positive number is a `StepError`."""
+    raw = os.environ.get(TIMEOUT_ENV, "")
+    if not raw:
+        return DEFAULT_TIMEOUT
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not seconds > 0:
+        raise StepError(f"${TIMEOUT_ENV}={raw!r} is not a positive number of seconds; set it to e.g. {DEFAULT_TIMEOUT:g}")
+    return seconds
 
 
 @dataclass(frozen=True)
@@ -54,7 +70,7 @@ def simplify(
     """Write onnxsim's version of `raw` to `out`, or a copy of `raw` with the reason it is not simplified."""
     import onnx
 
-    limit = timeout if timeout is not None else float(os.environ.get("ZOO_SIMPLIFY_TIMEOUT", DEFAULT_TIMEOUT))
+    limit = timeout if timeout is not None else timeout_from_environment()
     raw_proto = onnx.load(str(raw))
     nodes_before = len(raw_proto.graph.node)
     spec = {"input": input_name, "shape": input_shape, "dynamic_batch": dynamic_batch}
