@@ -96,7 +96,7 @@ def test_weights_format_must_fit_library() -> None:
 
 
 def test_worked_example_from_formats() -> None:
-    """FORMATS.md section 1: cspresnet50 256/0.887 -> 288, crop 16, fp16 values and bits."""
+    """docs/formats.md, "Pre-processing arithmetic": cspresnet50 256/0.887 -> 288, crop 16, fp16 values and bits."""
     d = derive(model(input_size=256, preprocess={"crop_pct": 0.887}))
     assert (d.resize_height, d.resize_width, d.crop_x, d.crop_y) == (288, 288, 16, 16)
     assert d.mean_fp16 == (0.485107421875, 0.4560546875, 0.406005859375)
