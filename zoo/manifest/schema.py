@@ -487,23 +487,47 @@ def deep_merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]
 
 
 def family_json_schema() -> dict[str, Any]:
-    """JSON Schema of a manifest file, with `defaults` and `models` typed as (partial) models.
+    """JSON Schema of a manifest file, for editors (completion, inline errors; README "Editor support").
 
-    Editors use it for completion and inline errors (see README, "Editor support").
+    `defaults` deep-merge into every model, so neither a model entry nor `defaults` must be
+    complete on its own: both are typed as partial models (nothing required but a model's `name`),
+    while unknown keys stay errors everywhere. Checks that need the merged model (one of
+    `crop_pct`/`resize`, formats per library) are left to `zoo lint`.
     """
     schema = Family.model_json_schema(by_alias=True)
     model_schema = Model.model_json_schema(by_alias=True)
     definitions = {**schema.pop("$defs", {}), **model_schema.pop("$defs", {})}
     model_schema["properties"].pop("family", None)
-    model_schema["required"] = [r for r in model_schema.get("required", []) if r != "family"]
-    partial = {k: v for k, v in model_schema.items() if k != "required"}
-    definitions["Model"] = model_schema
-    definitions["ModelDefaults"] = partial
-    schema["properties"]["models"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Model"}}
-    schema["properties"]["defaults"] = {"$ref": "#/$defs/ModelDefaults"}
+    model_schema["properties"]["input_size"] = _INPUT_SIZE_SCHEMA
     definitions["Source"]["properties"]["library"]["enum"] = registry.names()
     definitions["Weights"]["properties"]["format"]["enum"] = weight_formats()
+    partial = _without_required({**model_schema, "$defs": definitions})
+    definitions = partial.pop("$defs")
+    definitions["ModelDefaults"] = partial
+    definitions["Model"] = {**partial, "required": ["name"]}
+    schema["properties"]["models"] = {"type": "array", "minItems": 1, "items": {"$ref": "#/$defs/Model"}}
+    schema["properties"]["defaults"] = {"$ref": "#/$defs/ModelDefaults"}
     schema["$defs"] = definitions
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["title"] = "zoo model family manifest"
     return schema
+
+
+#: `input_size` as a manifest may write it: `S`, `[H, W]` or `[C, H, W]`.
+_INPUT_SIZE_SCHEMA: dict[str, Any] = {
+    "title": "Input Size",
+    "description": "[C, H, W], [H, W] (3 channels) or S (3 x S x S).",
+    "anyOf": [
+        {"type": "integer", "minimum": 1},
+        {"type": "array", "items": {"type": "integer", "minimum": 1}, "minItems": 2, "maxItems": 3},
+    ],
+}
+
+
+def _without_required(node: Any) -> Any:
+    """A copy of a JSON Schema with every `required` list removed (a partial, mergeable document)."""
+    if isinstance(node, dict):
+        return {key: _without_required(value) for key, value in node.items() if key != "required"}
+    if isinstance(node, list):
+        return [_without_required(item) for item in node]
+    return node
