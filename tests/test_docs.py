@@ -418,3 +418,14 @@ def test_template_syntax_error_and_missing_folder(manifests: Path, tmp_path: Pat
         pages(manifests, templates=user)
     with pytest.raises(ZooError, match=r"does-not-exist \(--templates\) does not exist"):
         pages(manifests, templates=tmp_path / "does-not-exist")
+
+
+def test_check_ignores_a_users_local_sync_records(manifests: Path, tmp_path: Path) -> None:
+    """`zoo docs --check` in CI must not depend on an `out/` folder left by the user's own `zoo sync`."""
+    base = ("--manifests", str(manifests), "docs", "--out", str(tmp_path / "docs"))
+    assert zoo(*base, cwd=tmp_path).returncode == 0
+    (tmp_path / "out" / "timm-alpha").mkdir(parents=True)
+    (tmp_path / "out" / "timm-alpha" / "record.json").write_text("{not json", encoding="utf-8")
+    result = zoo(*base, "--check", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "no sync records" in result.stdout

@@ -16,23 +16,25 @@ from zoo_cli.console import err, out, warning
               type=click.Path(path_type=Path, file_okay=False), help="Folder of the generated pages.")
 @click.option("--check", is_flag=True,
               help="Write nothing; exit 1 and show a short diff if the folder differs from what would be generated.")
-@click.option("--records", "records_dir", default=Path("out"), show_default=True,
-              type=click.Path(path_type=Path, file_okay=False),
-              help="Output folder of `zoo sync` whose record.json files feed the measured tables.")
+@click.option("--records", "records_dir", type=click.Path(path_type=Path, file_okay=False),
+              help="Output folder of `zoo sync` whose record.json files feed the measured tables "
+                   "(default: none, so that the pages depend on the manifests alone).")
 @click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder overriding the shipped templates by relative path (also $ZOO_TEMPLATES).")
 @click.pass_context
-def docs(ctx: click.Context, out_dir: Path, check: bool, records_dir: Path, templates_dir: Path | None) -> None:
+def docs(ctx: click.Context, out_dir: Path, check: bool, records_dir: Path | None,
+         templates_dir: Path | None) -> None:
     """Generate the model pages, the index and the top-1 vs GFLOPs plot from manifests and records."""
     from zoo.docs import pages as generator
 
     catalog = load_catalog(ctx.obj["manifest_dirs"])
     if catalog.problems:  # pages from a partial catalog would silently drop models
         raise ManifestError(catalog.problems)
-    records = generator.load_records(records_dir)
+    records = generator.load_records(records_dir) if records_dir is not None else {}
     for model_id in generator.unknown_records(catalog, records):
         warning(f"{records_dir}: record of `{model_id}` matches no model in the manifests; ignored")
-    source = f"{len(catalog.models)} models, {len(records)} sync record(s) from {records_dir}"
+    source = f"{len(catalog.models)} models, " + (
+        f"{len(records)} sync record(s) from {records_dir}" if records_dir is not None else "no sync records")
     files = generator.generate(catalog, records, templates_dir)
     if check:
         drifts = generator.compare(files, out_dir)
