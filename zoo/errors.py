@@ -76,3 +76,7 @@ class ValidationFailed(StepError):
 
 class DatasetError(ZooError):
     """An evaluation or calibration dataset has the wrong layout or unreadable content."""
+
+
+class RecordError(ZooError):
+    """A `record.json` in an output folder cannot be read (names the file and what to do)."""

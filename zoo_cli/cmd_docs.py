@@ -25,11 +25,12 @@ from zoo_cli.console import err, out, warning
 def docs(ctx: click.Context, out_dir: Path, check: bool, records_dir: Path, templates_dir: Path | None) -> None:
     """Generate the model pages, the index and the top-1 vs GFLOPs plot from manifests and records."""
     from zoo.docs import pages as generator
+    from zoo.pipeline.record import read_records
 
     catalog = load_catalog(ctx.obj["manifest_dirs"])
     if catalog.problems:  # pages from a partial catalog would silently drop models
         raise ManifestError(catalog.problems)
-    records = generator.load_records(records_dir)
+    records = read_records(records_dir)  # a missing folder: nothing synced yet
     for model_id in generator.unknown_records(catalog, records):
         warning(f"{records_dir}: record of `{model_id}` matches no model in the manifests; ignored")
     source = f"{len(catalog.models)} models, {len(records)} sync record(s) from {records_dir}"

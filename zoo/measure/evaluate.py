@@ -1,12 +1,12 @@
 """Top-1/top-5 accuracy of an exported ONNX graph on a labelled image folder, and the verdict
 against the manifest's `expected` numbers.
 
-The images go through one or both pre-processing pipelines of `zoo.measure.preprocess`:
+The images go through one or two pre-processing pipelines, which the caller builds:
 
-- `source`: what the source library's eval transform does (the numbers in `expected` were
-  measured that way);
+- `source`: what the source library's eval transform does (`zoo.measure.preprocess`; the
+  numbers in `expected` were measured that way), the default;
 - `deploy`: what the generated vdsp_params make the VDSP engine do (square resize with the
-  configured resize type, crop at the written offsets, float16 statistics).
+  configured resize type, crop at the written offsets, float16 statistics; `zoo.deploy.emulate`).
 
 Running both on the same images measures, on a CPU, what the deployment pre-processing costs:
 accuracy under each, the share of images whose top-1 changes and the mean cosine between the
@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import json
 import math
 import os
 import shlex
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,8 +40,6 @@ from zoo.atomic import atomic_writer
 from zoo.errors import StepError
 from zoo.manifest.schema import Model
 from zoo.measure.datasets import Sample, conversion_summary, load_rgb
-from zoo.pipeline.record import Record, StepRecord
-from zoo.store.local import sha256_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,6 +54,8 @@ MIN_TOLERANCE = 0.1
 SIGMAS = 3.0
 
 Progress = Callable[[int], None]
+#: Turns an RGB image into the network's float32 CHW input.
+Pipeline = Callable[["Image.Image"], "np.ndarray"]
 
 
 def tolerance(expected: float, images: int, population: int | None = IMAGENET_VAL_IMAGES) -> float:
@@ -67,21 +65,6 @@ def tolerance(expected: float, images: int, population: int | None = IMAGENET_VA
     if population is not None:
         variance *= max(population - images, 0) / (population - 1)
     return max(MIN_TOLERANCE, SIGMAS * 100.0 * math.sqrt(variance))
-
-
-# Pipelines ----------------------------------------------------------------------------------
-
-
-def make_pipeline(name: str, model: Model) -> Callable[[Image.Image], np.ndarray]:
-    """A function turning an RGB image into the network's float32 CHW input."""
-    from zoo.deploy.emulate import deploy_pipeline, deploy_spec
-    from zoo.measure.preprocess import source_pipeline
-
-    if name == "source":
-        return functools.partial(source_pipeline, model=model)
-    if name == "deploy":
-        return functools.partial(deploy_pipeline, model=model, spec=deploy_spec(model))
-    raise ValueError(f"unknown pipeline {name!r}; use one of {', '.join(PIPELINES)}")
 
 
 # ONNX Runtime -------------------------------------------------------------------------------
@@ -221,7 +204,7 @@ def evaluate(
     samples: Sequence[Sample],
     onnx_path: Path,
     *,
-    pipelines: Sequence[str] = ("source",),
+    pipelines: Mapping[str, Pipeline] | None = None,
     batch: int = 16,
     threads: int | None = None,
     workers: int | None = None,
@@ -230,6 +213,8 @@ def evaluate(
 ) -> EvalResult:
     """Run `samples` through `onnx_path` under each pipeline and count top-1/top-5 hits.
 
+    `pipelines` maps a name to its pre-processing (default: the source library's transform,
+    named "source"); the caller builds them, e.g. the deploy one from the deploy files.
     `predictions` maps a pipeline to the text file receiving one line per image:
     `<image> <label> <top-5 class indices> <top-5 scores>` (scores are softmax probabilities;
     names with spaces are shell-quoted). Files appear only when the run completes.
@@ -239,9 +224,13 @@ def evaluate(
 
     if not samples:
         raise StepError("no images to evaluate")
-    if len(set(pipelines)) != len(pipelines) or not pipelines:
-        raise ValueError(f"pipelines must be distinct names from {PIPELINES}")
-    functions = [make_pipeline(name, model) for name in pipelines]
+    if pipelines is None:
+        from zoo.measure.preprocess import source_pipeline
+
+        pipelines = {"source": functools.partial(source_pipeline, model=model)}
+    if not pipelines:
+        raise ValueError("evaluate() needs at least one pipeline")
+    functions = list(pipelines.values())
     runner = open_session(onnx_path, model.input_size, batch=batch, threads=threads, spinning=False)
     started = time.perf_counter()
     tallies = {name: _Tally() for name in pipelines}
@@ -415,84 +404,3 @@ def verdict(model: Model, result: EvalResult, *, random_weights: bool) -> Verdic
         if value is not None
     )
     return Verdict(pipeline, checks)
-
-
-# Record -------------------------------------------------------------------------------------
-
-
-def synced_onnx(folder: Path, record: Record | None) -> Path:
-    """The simplified ONNX that the last `zoo sync` put in `folder`, checked against its digest."""
-    step = record.steps.get("simplify") if record else None
-    files = [f for f in step.outputs.values() if f.name.endswith(".onnx")] if step else []
-    if not files:
-        raise StepError(
-            f"{folder} has no simplified ONNX recorded in record.json; run `zoo sync` first or pass --onnx FILE"
-        )
-    path = folder / files[0].name
-    if not path.is_file():
-        raise StepError(f"{path} is named in {folder / 'record.json'} but missing; run `zoo sync` again")
-    if file_digest(path) != files[0].digest:
-        raise StepError(f"{path} changed since `zoo sync` recorded it (sha256 differs); run `zoo sync` again "
-                        "or pass --onnx FILE to evaluate another file")
-    return path
-
-
-@functools.lru_cache(maxsize=8)
-def _digest_cached(path: str, size: int, mtime_ns: int) -> str:
-    return sha256_file(Path(path))[0]
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file (remembered per size and modification time within a process)."""
-    stat = path.stat()
-    return _digest_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-def step_key(kind: str, **inputs: Any) -> str:
-    """A cache-key-like digest of what a measurement depended on (for the record)."""
-    canonical = json.dumps({"kind": kind, **inputs}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def samples_digest(samples: Sequence[Sample]) -> str:
-    """Digest of the evaluated (name, label) list: which images, not where they live."""
-    digest = hashlib.sha256()
-    for sample in samples:
-        digest.update(f"{sample.name}\t{sample.label}\n".encode())
-    return digest.hexdigest()
-
-
-def eval_step(model: Model, result: EvalResult, judged: Verdict, onnx_path: Path, samples: Sequence[Sample],
-              dataset: str) -> StepRecord:
-    """The record entry of an evaluation (metric names as `zoo.pipeline.record` documents them)."""
-    import onnxruntime
-
-    primary = judged.pipeline
-    score = result.scores[primary]
-    metrics: dict[str, Any] = {
-        "top1": round(score.top1, 4),
-        "top5": round(score.top5, 4),
-        "images": result.images,
-        "preprocess": primary,
-        "dataset": dataset,
-        "compared": judged.compared,
-        "passed": judged.passed,
-        "checks": {c.metric: {"expected": c.expected, "tolerance": round(c.tolerance, 4)} for c in judged.checks},
-        "converted_to_rgb": result.converted,
-        "images_per_second": round(result.images_per_second, 2),
-        "batch": result.batch,
-        "onnx": {"name": onnx_path.name, "digest": file_digest(onnx_path)},
-    }
-    if len(result.scores) == 2:
-        other = next(name for name in result.scores if name != primary)
-        metrics[other] = {"top1": round(result.scores[other].top1, 4), "top5": round(result.scores[other].top5, 4)}
-        metrics["top1_changed"] = round(result.top1_changed or 0.0, 6)
-        metrics["logit_cosine"] = round(result.logit_cosine or 0.0, 6)
-    key = step_key("eval", onnx=metrics["onnx"]["digest"], samples=samples_digest(samples),
-                   pipelines=sorted(result.scores), model=model.id)
-    warnings = list(result.notes)
-    if judged.reason:
-        warnings.append(judged.reason)
-    return StepRecord(kind="eval", key=key, status="ran", metrics=metrics,
-                      tool_versions={"onnxruntime": onnxruntime.__version__}, seconds=round(result.seconds, 3),
-                      warnings=warnings)

@@ -46,6 +46,23 @@ class StepResult:
     warnings: list[str] = field(default_factory=list)
 
 
+class StepReport:
+    """Where a step tells people about long work; the command running it decides what to show.
+
+    This base class shows nothing (a step run on its own, e.g. in a test, reports to nobody).
+    It has the shape of `zoo.store.fetch.download.FetchProgress`, so a download reports here too.
+    """
+
+    def start(self, total: int | None, completed: int = 0) -> None:
+        """Work of `total` units (None: unknown) begins, `completed` of them already done."""
+
+    def advance(self, amount: int) -> None:
+        """`amount` more units are done."""
+
+    def note(self, message: str) -> None:
+        """A line for people: a retry, a wait, a summary."""
+
+
 class StepInputs(dict[str, Path]):
     """The files of the steps this one needs, by output name, plus their metrics by step kind.
 
@@ -58,12 +75,15 @@ class StepInputs(dict[str, Path]):
         self,
         files: dict[str, dict[str, Path]] | None = None,
         metrics: dict[str, dict[str, Any]] | None = None,
+        report: StepReport | None = None,
     ):
-        """`files` maps each needed step kind to its outputs (name -> path)."""
+        """`files` maps each needed step kind to its outputs (name -> path); `report` is where
+        the step reports progress (nowhere by default)."""
         by_kind = files or {}
         super().__init__({name: path for outputs in by_kind.values() for name, path in outputs.items()})
         self.by_kind: dict[str, dict[str, Path]] = by_kind
         self.metrics: dict[str, dict[str, Any]] = metrics or {}
+        self.report = report or StepReport()
 
     def of(self, kind: str) -> dict[str, Path]:
         """The outputs of the step `kind` (empty if that step is not part of the plan)."""
@@ -85,6 +105,9 @@ class Step:
     #: Whether the outputs are materialised into the model's output folder (fetched weights
     #: stay in the store: deployment needs the ONNX file, not the checkpoint).
     publish: ClassVar[bool] = True
+    #: Not part of a plain `zoo sync`: a command adds it (eval, bench). Its last result is carried
+    #: into later plans while its key (fields + input digests) is still cached.
+    opt_in: ClassVar[bool] = False
 
     def applies(self, model: Model, options: RunOptions) -> bool:
         """Whether this step is part of the model's plan (e.g. no fetch with random weights)."""
