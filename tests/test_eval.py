@@ -29,6 +29,7 @@ from zoo.measure.evaluate import IMAGENET_VAL_IMAGES, evaluate, open_session, to
 from zoo.measure.imaging import resize_bilinear_cv
 from zoo.measure.preprocess import source_pipeline
 from zoo.pipeline.record import Record, read_record
+from zoo.pipeline.steps.eval import make_pipelines
 
 ITEMS, TOP1_HITS, TOP5_HITS = scenario()
 TOP1 = 100 * TOP1_HITS / len(ITEMS)  # 52.38 %
@@ -296,7 +297,7 @@ def test_deploy_vs_source_on_photographs_with_a_timm_model(photos: list[Image.Im
             folder.mkdir(parents=True, exist_ok=True)
             (image.transpose(2) if turn else image).save(folder / f"photo_{turn}.png")
     samples = open_dataset(root).samples
-    result = evaluate(model, samples, onnx_path, pipelines=("source", "deploy"), batch=4)
+    result = evaluate(model, samples, onnx_path, pipelines=make_pipelines(model, ("source", "deploy")), batch=4)
     assert result.images == len(samples) == 2 * len(photos)
     assert result.top1_changed is not None and 0 <= result.top1_changed <= 1
     assert result.logit_cosine is not None and 0.5 < result.logit_cosine < 1.0  # close, not identical
