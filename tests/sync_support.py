@@ -2,7 +2,7 @@
 
 The steps do real file work (hash, concatenate, write sub-folders) and leave a marker line
 each time they really run, so tests can tell "ran" from "cached" without trusting the
-executor. What a step does is chosen by the model's name, so one run can mix behaviours:
+pipeline. What a step does is chosen by the model's name, so one run can mix behaviours:
 `slow` sleeps $ZOO_TEST_SLEEP seconds in `build`, `crash` calls os._exit(137), `kill`
 sends itself SIGKILL, `fail` raises a StepError, `bug` raises a ValueError.
 

@@ -224,43 +224,27 @@ def evaluate(
 
     if not samples:
         raise StepError("no images to evaluate")
-    if pipelines is None:
-        from zoo.measure.preprocess import source_pipeline
-
-        pipelines = {"source": functools.partial(source_pipeline, model=model)}
-    if not pipelines:
-        raise ValueError("evaluate() needs at least one pipeline")
-    functions = list(pipelines.values())
+    pipelines = pipelines if pipelines is not None else {"source": _source_pipeline(model)}
     runner = open_session(onnx_path, model.input_size, batch=batch, threads=threads, spinning=False)
     started = time.perf_counter()
     tallies = {name: _Tally() for name in pipelines}
     modes: Counter[str] = Counter()
-    changed = 0
-    cosines = 0.0
+    agreement = _Agreement()
     with contextlib.ExitStack() as stack:  # prediction files appear only if every batch succeeds
-        files = {name: stack.enter_context(atomic_writer(path)) for name, path in (predictions or {}).items()}
-        for name, handle in files.items():
-            handle.write(f"# image label top5_indices({name} pre-processing) top5_scores(softmax)\n")
+        files = _prediction_files(stack, predictions or {})
+        functions = list(pipelines.values())
         prefetched = stack.enter_context(contextlib.closing(_prefetched(samples, functions, runner.batch, workers)))
         for chunk, prepared in prefetched:
             labels = np.fromiter((s.label for s in chunk), np.int64, len(chunk))
             modes.update(mode for _, mode in prepared)
             outputs = []
             for index, name in enumerate(pipelines):
-                logits = runner.run(np.stack([arrays[index] for arrays, _ in prepared]))
-                if logits.shape[1] != model.num_classes:
-                    raise StepError(
-                        f"{onnx_path} outputs {logits.shape[1]} values per image; the manifest says "
-                        f"num_classes {model.num_classes}"
-                    )
+                logits = _infer(runner, model, onnx_path, [arrays[index] for arrays, _ in prepared])
                 top5 = tallies[name].add(logits, labels)
                 if name in files:
                     _write_predictions(files[name], chunk, top5, _scores(logits, top5, runner.probabilities))
                 outputs.append((logits, top5))
-            if len(outputs) == 2:
-                (first, first_top), (second, second_top) = outputs
-                changed += int(np.sum(first_top[:, 0] != second_top[:, 0]))
-                cosines += float(np.sum(_cosine(first, second)))
+            agreement.add(outputs)
             if progress:
                 progress(len(chunk))
     result = EvalResult(
@@ -271,10 +255,58 @@ def evaluate(
         batch=runner.batch,
         notes=[runner.note] if runner.note else [],
     )
-    if len(pipelines) == 2:
-        result.top1_changed = changed / len(samples)
-        result.logit_cosine = cosines / len(samples)
+    agreement.report(result)
     return result
+
+
+def _source_pipeline(model: Model) -> Pipeline:
+    from zoo.measure.preprocess import source_pipeline
+
+    return functools.partial(source_pipeline, model=model)
+
+
+def _prediction_files(stack: contextlib.ExitStack, predictions: Mapping[str, Path]) -> dict[str, Any]:
+    """Open each pipeline's prediction file (published when `stack` closes without error)."""
+    files = {name: stack.enter_context(atomic_writer(path)) for name, path in predictions.items()}
+    for name, handle in files.items():
+        handle.write(f"# image label top5_indices({name} pre-processing) top5_scores(softmax)\n")
+    return files
+
+
+def _infer(runner: Runner, model: Model, onnx_path: Path, inputs: list[np.ndarray]) -> np.ndarray:
+    """Logits of one batch, checked against the manifest's class count."""
+    import numpy as np
+
+    logits = runner.run(np.stack(inputs))
+    if logits.shape[1] != model.num_classes:
+        raise StepError(
+            f"{onnx_path} outputs {logits.shape[1]} values per image; the manifest says num_classes {model.num_classes}"
+        )
+    return logits
+
+
+class _Agreement:
+    """How two pipelines' predictions differ: images whose top-1 changes, summed logit cosines."""
+
+    def __init__(self) -> None:
+        self.compared = False
+        self.changed = 0
+        self.cosines = 0.0
+
+    def add(self, outputs: list[tuple[np.ndarray, np.ndarray]]) -> None:
+        import numpy as np
+
+        if len(outputs) == 2:
+            (first, first_top), (second, second_top) = outputs
+            self.compared = True
+            self.changed += int(np.sum(first_top[:, 0] != second_top[:, 0]))
+            self.cosines += float(np.sum(_cosine(first, second)))
+
+    def report(self, result: EvalResult) -> None:
+        """Put the shares per image into `result` (when two pipelines ran)."""
+        if self.compared:
+            result.top1_changed = self.changed / result.images
+            result.logit_cosine = self.cosines / result.images
 
 
 class _Tally:

@@ -2,7 +2,7 @@
 
 A step is pure: given a model, the files its input steps produced and the run options, it
 writes files into a fresh work folder and returns their paths plus small JSON metrics.
-It never returns framework objects, so an executor may run it in another process (or on
+It never returns framework objects, so a backend may run it in another process (or on
 another machine against a shared store). Its cache key is derived from `kind`, `version`,
 `fields(model, options)`, the digests of its inputs and the versions of `tools`.
 
@@ -127,7 +127,7 @@ class Step:
     def run(self, model: Model, inputs: StepInputs, workdir: Path, options: RunOptions) -> StepResult:
         """Do the work, writing only inside `workdir`; raise a `zoo.errors.StepError` on failure.
 
-        Output files must lie in `workdir` (the executor moves them into the store); a file's
+        Output files must lie in `workdir` (`execute_node` moves them into the store); a file's
         path relative to `workdir` is its path in the model's output folder.
         """
         raise NotImplementedError
