@@ -459,3 +459,14 @@ def test_publish_heals_a_corrupted_output_file(tmp_path: Path, markers: Path) ->
     os.utime(folder / "timm-alpha.src.txt", ns=(0, 0))
     assert sync(tmp_path, ["alpha"]).nothing_done
     assert hashlib.sha256((folder / "timm-alpha.src.txt").read_bytes()).hexdigest() == original.digest
+
+
+def test_the_executor_comes_from_the_option_or_the_environment(tmp_path: Path) -> None:
+    folder = tmp_path / "manifests"
+    write_manifest(folder, ["alpha"])
+    env = {"ZOO_HOME": str(tmp_path / "store"), "ZOO_EXECUTOR": "dask"}
+    unknown = zoo("--manifests", str(folder), "sync", "timm/alpha", env=env, cwd=tmp_path)
+    assert unknown.returncode == 2 and "--executor" in unknown.stderr and "'local'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    chosen = zoo("--manifests", str(folder), "sync", "timm/nothing", "--executor", "local", env=env, cwd=tmp_path)
+    assert chosen.returncode == 1 and "timm/nothing" in chosen.stderr  # the option wins; selection fails next

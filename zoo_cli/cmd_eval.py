@@ -18,6 +18,7 @@ from zoo.errors import SelectionError, StepError
 from zoo.manifest.schema import Model
 from zoo.pipeline.steps.base import StepReport
 from zoo_cli.cmd_catalog import catalog_from
+from zoo_cli.cmd_sync import EXIT_INTERRUPTED, store_option
 from zoo_cli.console import err, out, warning
 from zoo_cli.progress import counter
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from zoo.pipeline.steps.base import Step, StepResult
 
 OUT_HELP = "Output folder of `zoo sync` (one sub-folder per model holding record.json)."
-#: Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
-EXIT_INTERRUPTED = 130
 
 
 def one_model(ctx: click.Context, pattern: str) -> Model:
@@ -93,12 +92,15 @@ class _Watch:
 
 def _measure(ctx: click.Context, model: Model, record: Record, out_root: Path, step: Step,
              advance: Callable[[int], None]) -> tuple[dict[str, Any], list[str], Path]:
-    """Run the opt-in `step` on the model's last sync; (metrics, warnings, record path)."""
+    """Run the opt-in `step` on the model's last sync; (metrics, warnings, record path).
+
+    The store is the command's `--store` (default $ZOO_HOME), as for `zoo sync`.
+    """
     from zoo.pipeline.plan import measure_plan
     from zoo.pipeline.scheduler import run_plan
     from zoo.store.local import LocalStore
 
-    store = LocalStore()
+    store = LocalStore(ctx.params["store_dir"])
     plan = measure_plan(model, record, store, step)
     result = run_plan(plan, store, out_dir=out_root, on_event=_Watch(step.kind, advance))
     if result.interrupted:
@@ -130,9 +132,11 @@ def _measure(ctx: click.Context, model: Model, record: Record, out_root: Path, s
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(min=1), help="Images per inference.")
 @click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime threads (default: all cores).")
 @click.option("--workers", type=click.IntRange(min=1), help="Image decoding threads (default: up to 4).")
+@store_option
 @click.pass_context
 def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None, limit: int | None, mode: str,
-             onnx: Path | None, out_root: Path, batch: int, threads: int | None, workers: int | None) -> None:
+             onnx: Path | None, out_root: Path, batch: int, threads: int | None, workers: int | None,
+             store_dir: Path | None) -> None:
     """Top-1/top-5 accuracy with ONNX Runtime, checked against the manifest's expected numbers.
 
     Exit status 1 when the accuracy lies outside the tolerance max(0.1, 3 standard errors).
@@ -225,9 +229,10 @@ def _batches(value: str) -> tuple[int, ...]:
               help="ONNX file to time (default: the simplified ONNX of the last `zoo sync`).")
 @click.option("--out", "out_root", default=Path("out"), show_default=True,
               type=click.Path(path_type=Path, file_okay=False), help=OUT_HELP)
+@store_option
 @click.pass_context
 def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, repeats: int, warmup: int,
-          onnx: Path | None, out_root: Path) -> None:
+          onnx: Path | None, out_root: Path, store_dir: Path | None) -> None:
     """CPU latency with ONNX Runtime per batch size (median and p90), recorded with the machine."""
     from rich.table import Table
 

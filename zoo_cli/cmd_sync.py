@@ -327,12 +327,12 @@ def store() -> None:
     """Check and clean the artifact store."""
 
 
-_store_option = click.option("--store", "store_dir", type=click.Path(path_type=Path),
+store_option = click.option("--store", "store_dir", type=click.Path(path_type=Path),
                              help="Artifact store folder (default: $ZOO_HOME or ~/.cache/zoo).")
 
 
 @store.command()
-@_store_option
+@store_option
 @click.pass_context
 def verify(ctx: click.Context, store_dir: Path | None) -> None:
     """Re-hash every blob; quarantine corrupt ones so the next sync recomputes them (exit 1 if any)."""
@@ -366,7 +366,7 @@ def verify(ctx: click.Context, store_dir: Path | None) -> None:
 
 
 @store.command()
-@_store_option
+@store_option
 @click.option("--out", "record_dirs", multiple=True, type=click.Path(path_type=Path),
               help="Output folder whose records' files are kept too (repeatable; default: ./out if present).")
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")

@@ -1,14 +1,17 @@
-"""The per-model record written next to a synced model's outputs (`record.json`).
+"""The per-model record written next to a synced model's outputs (`record.json`): its schema
+and its one reader.
 
-It is the only thing downstream consumers (docs, eval, bench) read about a sync: digests,
-cache keys, tool versions, metrics and warnings per step. Well-known metric names:
+It is the only thing downstream consumers (docs, eval, bench, gc) read about a sync: digests,
+cache keys, tool versions, metrics and warnings per step. `zoo.pipeline.publish` is the only
+writer; eval and bench are opt-in steps of the same pipeline. Well-known metric names:
 
 - fetch:    ``sha256``, ``size``, ``source_url`` (credentials masked), ``resumed_bytes``, ``attempts``
 - convert:  ``input_name``, ``output_name``, ``params`` (int, as the source framework counts)
 - measure (in the convert or simplify step): ``macs`` (int), ``flops_g``, ``params_m``
 - validate: ``max_abs``, ``max_rel``, ``cosine``, ``top1_agreement``, ``top5_agreement``
 - render:   ``approximations`` (list of str), ``files`` (list of file names)
-- eval:     ``top1``, ``top5`` (percent), ``images``, ``preprocess`` (source|deploy)
+- eval:     ``top1``, ``top5`` (percent), ``images``, ``preprocess`` (source|deploy), ``passed``,
+            ``checks``, ``onnx`` (the file measured); outputs ``predictions-<pipeline>``
 - bench:    ``latency_ms`` ({batch: {"median": ms, "p90": ms}}), ``machine`` (str), ``threads``
 """
 

@@ -265,7 +265,6 @@ def _outcome(future: Future[NodeResult], running: _Running) -> StepOutcome:
         failed.error = f"{type(exc).__name__}: {exc}"
         failed.detail = "".join(traceback.format_exception(exc))
     else:
-        return StepOutcome(node.model.id, node.kind, result.status, running.key, result.entry, result.seconds,
-                           reasons=result.reasons)
+        return StepOutcome(node.model.id, node.kind, result.status, running.key, result.entry, result.seconds)
     return failed
 

@@ -66,7 +66,6 @@ class StepOutcome:
     error: str | None = None
     #: Traceback of an unexpected exception (a bug, not a user error), for --debug.
     detail: str | None = None
-    reasons: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
