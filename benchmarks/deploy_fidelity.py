@@ -1,7 +1,7 @@
 """What the deployment pre-processing changes, measured on real photographs before any hardware.
 
 For each timm model below, every photograph bundled with scikit-image goes through
-`--preprocess both` (`zoo.evaluate.evaluate` with the source and deploy pipelines) and this
+`--preprocess both` (`zoo.measure.evaluate.evaluate` with the source and deploy pipelines) and this
 prints: the share of images whose top-1 class changes, the mean cosine between the two logit
 vectors, and, independent of any weights, how far apart the two network inputs are (mean
 absolute difference in normalised units, and PSNR on the 0..1 scale).
@@ -31,6 +31,7 @@ from zoo.manifest.schema import Model  # noqa: E402
 from zoo.measure.datasets import load_rgb, open_dataset, wnids  # noqa: E402
 from zoo.measure.evaluate import evaluate  # noqa: E402
 from zoo.measure.preprocess import source_pipeline  # noqa: E402
+from zoo.pipeline.steps.eval import make_pipelines  # noqa: E402
 
 #: timm models covering the rules: bilinear 0.887 (the seed's CSPNet), bicubic 0.95, 0.875 at 299 (341),
 #: bicubic with 0.5 statistics (ViT-style), squash.
@@ -103,7 +104,8 @@ def main() -> None:
         for arch in args.archs.split(","):
             model = export(arch, root / "model.onnx")
             ctx = build_context(model)
-            result = evaluate(model, samples, root / "model.onnx", pipelines=("source", "deploy"), batch=4)
+            result = evaluate(model, samples, root / "model.onnx", pipelines=make_pipelines(model, ("source", "deploy")),
+                              batch=4)
             mean_diff, psnr = input_distance(model, [s.path for s in samples])
             pre = model.preprocess
             rule = f"{pre.interpolation.value} {pre.crop_pct} {pre.crop_mode.value} {model.input_size[1]}"

@@ -89,7 +89,7 @@ class Scheduler:
         self.out_dir = out_dir
         self.jobs = jobs
         self.keep_going = keep_going
-        self.emit: EventCallback = on_event if isinstance(on_event, EventSink) else EventSink(on_event)
+        self.emit = EventSink(on_event)
 
     def run(self, plan: Plan) -> RunResult:
         """Run every node of the plan; return the outcomes and the records written."""
@@ -126,13 +126,8 @@ def _signals() -> Iterator[_Interrupt]:
     """While running, SIGINT and SIGTERM interrupt the run (handlers only in the main thread)."""
     interrupt = _Interrupt()
     threading.Thread(target=interrupt.relay, name="zoo-interrupt", daemon=True).start()
-    if threading.current_thread() is not threading.main_thread():
-        try:
-            yield interrupt
-        finally:
-            interrupt.release()
-        return
-    previous = {sig: signal.signal(sig, interrupt.handle) for sig in (signal.SIGINT, signal.SIGTERM)}
+    handled = (signal.SIGINT, signal.SIGTERM) if threading.current_thread() is threading.main_thread() else ()
+    previous = {sig: signal.signal(sig, interrupt.handle) for sig in handled}
     try:
         yield interrupt
     finally:
@@ -152,7 +147,7 @@ class _Run:
     """The state of one run of one plan."""
 
     def __init__(self, scheduler: Scheduler, plan: Plan, interrupt: _Interrupt):
-        self.s, self.plan, self.interrupt = scheduler, plan, interrupt
+        self.scheduler, self.plan, self.interrupt = scheduler, plan, interrupt
         self.outcomes: dict[tuple[str, str], StepOutcome] = {}
         self.waiting = {model.id: list(plan.nodes[model.id]) for model in plan.models}
         self.started: set[str] = set()
@@ -162,7 +157,7 @@ class _Run:
         self.stop_new_models = False
 
     def go(self) -> RunResult:
-        self.s.emit(Event("run_started", total=len(self.plan.all_nodes())))
+        self.scheduler.emit(Event("run_started", total=len(self.plan.all_nodes())))
         while not self.interrupt.happened:
             self._submit_ready()
             if not self.running:
@@ -198,7 +193,7 @@ class _Run:
             self.waiting[model.id].remove(node)
             self._settle(StepOutcome(model.id, node.kind, "skipped",
                                      error="not started after an earlier failure (use --keep-going)"))
-        elif len(self.running) < self.s.jobs:
+        elif len(self.running) < self.scheduler.jobs:
             self.waiting[model.id].remove(node)
             self.started.add(model.id)
             self._submit(model, node, settled)
@@ -208,20 +203,20 @@ class _Run:
         ingredients = node.ingredients({kind: output_digests(entry) for kind, entry in entries.items()})
         key = cache_key(ingredients)
         task = Task(model=model, step=node.step, key=key, ingredients=ingredients, upstream=entries,
-                    options=self.plan.options, tools=node.tools, store_root=str(self.s.store.root),
+                    options=self.plan.options, tools=node.tools, store_root=str(self.scheduler.store.root),
                     forced=node.forced)
-        self.running[self.s.backend.submit(task)] = _Running(node, key, time.monotonic())
+        self.running[self.scheduler.backend.submit(task)] = _Running(node, key, time.monotonic())
 
     def _collect(self, future: Future[NodeResult]) -> None:
         running = self.running.pop(future)
         outcome = _outcome(future, running)
         self._settle(outcome)
-        if not outcome.ok and not self.s.keep_going:
+        if not outcome.ok and not self.scheduler.keep_going:
             self.stop_new_models = True
 
     def _settle(self, outcome: StepOutcome) -> None:
         self.outcomes[(outcome.model_id, outcome.kind)] = outcome
-        self.s.emit(Event("step_finished", outcome.model_id, outcome.kind, outcome.status,
+        self.scheduler.emit(Event("step_finished", outcome.model_id, outcome.kind, outcome.status,
                           round(outcome.seconds, 3), outcome.error))
 
     def _publish_if_settled(self, model: Model) -> None:
@@ -232,17 +227,17 @@ class _Run:
             return
         outcomes = {node.kind: self.outcomes[(model.id, node.kind)] for node in nodes}
         try:
-            self.records[model.id] = publish_model(self.s.store, self.s.out_dir, self.plan, model, outcomes)
+            self.records[model.id] = publish_model(self.scheduler.store, self.scheduler.out_dir, self.plan, model, outcomes)
         except ZooError as exc:
             self.publish_errors[model.id] = str(exc)
         ok = model.id not in self.publish_errors and all(o.ok for o in outcomes.values())
-        self.s.emit(Event("model_finished", model.id, status="ok" if ok else "failed"))
+        self.scheduler.emit(Event("model_finished", model.id, status="ok" if ok else "failed"))
 
     def _wind_down(self) -> None:
         """After a signal: stop the backend, give light steps a moment, publish what settled."""
-        self.s.emit(Event("interrupted", message="interrupted: stopping; finished steps are kept"))
-        self.s.backend.close(cancel=True)
-        done, _ = wait(list(self.running), timeout=INTERRUPT_GRACE) if self.running else (set(), set())
+        self.scheduler.emit(Event("interrupted", message="interrupted: stopping; finished steps are kept"))
+        self.scheduler.backend.close(cancel=True)
+        done, _ = wait(list(self.running), timeout=INTERRUPT_GRACE)
         for future in done:
             outcome = _outcome(future, self.running.pop(future))
             if outcome.ok:
