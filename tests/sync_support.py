@@ -210,8 +210,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     store = LocalStore(args.store)
     models = [m for m in load_models(args.manifest) if not args.models or m.name in args.models]
-    options = RunOptions(downloads_dir=str(store.downloads))
-    return sync_models(models, store=store, options=options, out_dir=args.out, jobs=args.jobs,
+    return sync_models(models, store=store, options=RunOptions(), out_dir=args.out, jobs=args.jobs,
                        keep_going=args.keep_going, log_format=args.log_format, steps=make_steps(fetch=args.fetch))
 
 

@@ -73,7 +73,6 @@ def _prepare(ctx: click.Context, params: dict[str, Any]) -> tuple[list[Model], A
         dtype=params["dtype"],
         calib_dir=params["calib_dir"],
         templates_dir=str(params["templates_dir"].resolve()) if params["templates_dir"] else None,
-        downloads_dir=str(store.downloads),
     )
     return models, store, options
 

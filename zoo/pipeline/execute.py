@@ -14,6 +14,7 @@ entry last, writing only what is absent.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from typing import Any
@@ -48,7 +49,8 @@ def execute_node(task: Task, store: LocalStore, on_event: EventCallback | None =
         start = time.monotonic()
         with store.work_folder(task.key) as workdir:
             inputs = _stage_inputs(task, store.blobs, workdir / "inputs", _EventReport(task, emit))
-            result = task.step.run(model, inputs, workdir, task.options)
+            options = dataclasses.replace(task.options, downloads_dir=str(store.downloads))
+            result = task.step.run(model, inputs, workdir, options)
             entry = _entry(task, _ingest(task, result, workdir, store.blobs), result, time.monotonic() - start)
         _store_result(store, entry)
     store.actions.set_last(model.stem, kind, task.key, task.ingredients)

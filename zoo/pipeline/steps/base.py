@@ -32,8 +32,9 @@ class RunOptions:
     dtype: str | None = None
     calib_dir: str | None = None
     templates_dir: str | None = None
-    #: Folder kept across runs where partial downloads wait to be resumed. Where bytes are
-    #: parked never changes a result, so no step puts it in its fields.
+    #: Folder kept across runs where partial downloads wait to be resumed: the downloads area
+    #: of the store the step runs against, filled in by `execute_node` wherever it runs. Where
+    #: bytes are parked never changes a result, so no step puts it in its fields.
     downloads_dir: str | None = None
 
 
