@@ -95,7 +95,7 @@ def time_curl(url: str, dest: Path) -> float:
 
 def time_fetch(url: str, dest: Path, sha256: str) -> float:
     start = time.perf_counter()
-    result = fetch(url, dest, sha256=sha256, progress=False)
+    result = fetch(url, dest, sha256=sha256)
     seconds = time.perf_counter() - start
     assert result.sha256 == sha256
     dest.unlink()

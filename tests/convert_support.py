@@ -1,6 +1,6 @@
 """Helpers for the converter, validation and measurement tests: small manifests and a direct step runner.
 
-The steps run exactly as the executor runs them (`Step.run` with a work folder and the
+The steps run exactly as `execute_node` runs them (`Step.run` with a work folder and the
 upstream outputs), only in this process, so a test can look at every intermediate file.
 """
 

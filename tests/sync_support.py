@@ -1,13 +1,14 @@
-"""Small real steps, a tiny manifest and a command-line runner for the store/plan/executor tests.
+"""Small real steps, a tiny manifest and a command-line runner for the store, plan and scheduler tests.
 
 The steps do real file work (hash, concatenate, write sub-folders) and leave a marker line
 each time they really run, so tests can tell "ran" from "cached" without trusting the
-executor. What a step does is chosen by the model's name, so one run can mix behaviours:
+pipeline. What a step does is chosen by the model's name, so one run can mix behaviours:
 `slow` sleeps $ZOO_TEST_SLEEP seconds in `build`, `crash` calls os._exit(137), `kill`
 sends itself SIGKILL, `fail` raises a StepError, `bug` raises a ValueError.
 
 The runner (`python tests/sync_support.py ...`) drives `zoo_cli.cmd_sync.sync_models` with
 these steps in a fresh process, for tests that kill, interrupt or race whole processes.
+`Measure` is an opt-in step (like eval): a test adds it to a plan.
 """
 
 from __future__ import annotations
@@ -135,6 +136,25 @@ class Build(Step):
                           warnings=["built by a test step"])
 
 
+class Measure(Step):
+    """Opt-in, light: measures the built file, as `zoo eval` measures an ONNX file."""
+
+    kind = "measure"
+    opt_in = True
+    needs = ("build",)
+
+    def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
+        return {"unit": "bytes"}
+
+    def run(self, model: Model, inputs: StepInputs, workdir: Path, options: RunOptions) -> StepResult:
+        _mark(self.kind, model, "start")
+        size = inputs["built"].stat().st_size
+        path = workdir / f"{model.stem}.measured.txt"
+        path.write_text(f"{size} bytes\n", encoding="utf-8")
+        _mark(self.kind, model, "end")
+        return StepResult(outputs={"measured": path}, metrics={"bytes": size})
+
+
 class Publish(Step):
     """Light: writes a file into a sub-folder of the output (paths relative to the work folder)."""
 
@@ -175,7 +195,7 @@ def run_sync(args: list[str], env: dict[str, str], *, wait: bool = True, timeout
 
 
 def main(argv: list[str] | None = None) -> int:
-    from zoo.store.local import Store
+    from zoo.store.local import LocalStore
     from zoo_cli.cmd_sync import sync_models
 
     parser = argparse.ArgumentParser(description="Sync test models with the test steps.")
@@ -188,10 +208,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--log-format", default="text")
     parser.add_argument("models", nargs="*")
     args = parser.parse_args(argv)
-    store = Store(args.store)
+    store = LocalStore(args.store)
     models = [m for m in load_models(args.manifest) if not args.models or m.name in args.models]
-    options = RunOptions(downloads_dir=str(store.downloads))
-    return sync_models(models, store=store, options=options, out_dir=args.out, jobs=args.jobs,
+    return sync_models(models, store=store, options=RunOptions(), out_dir=args.out, jobs=args.jobs,
                        keep_going=args.keep_going, log_format=args.log_format, steps=make_steps(fetch=args.fetch))
 
 

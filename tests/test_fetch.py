@@ -22,10 +22,11 @@ from zoo.errors import FetchError, IntegrityError
 from zoo.redaction import redact
 from zoo.store.fetch.archive import safe_extract
 from zoo.store.fetch.download import QUARANTINE, _Partial, fetch
+from zoo_cli.progress import FetchLines, fetch_display
 
 DATA = os.urandom(3_000_000)
 SHA = hashlib.sha256(DATA).hexdigest()
-FAST = {"timeout": (5.0, 5.0), "progress": False}
+FAST = {"timeout": (5.0, 5.0)}
 
 
 def leftovers(folder: Path) -> list[str]:
@@ -152,7 +153,7 @@ def test_429_retry_after_http_date_is_honoured(fault_server: FaultServer, tmp_pa
 def test_stall_past_the_read_timeout_is_retried_and_resumed(fault_server: FaultServer, tmp_path: Path) -> None:
     url = fault_server.add("/w.pth", DATA)
     fault_server.fault("/w.pth", Fault(stall_after=700_000, stall=10))
-    result = fetch(url, tmp_path / "w.pth", sha256=SHA, timeout=(5.0, 0.5), progress=False)
+    result = fetch(url, tmp_path / "w.pth", sha256=SHA, timeout=(5.0, 0.5))
     first, second = fault_server.requests("/w.pth")
     assert first.sent == 700_000 and second.range == "bytes=700000-"
     assert result.resumed_bytes == 700_000 and (tmp_path / "w.pth").read_bytes() == DATA
@@ -380,15 +381,15 @@ def test_errors_and_progress_lines_never_show_credentials(
     fault_server.add("/w.pth", DATA)
     secret = fault_server.base_url.replace("http://", "http://bob:hunter2@")
     with pytest.raises(FetchError) as missing:
-        fetch(f"{secret}/missing.pth?token=tok123", tmp_path / "m.pth", progress=False)
+        fetch(f"{secret}/missing.pth?token=tok123", tmp_path / "m.pth")
     fault_server.fault("/w.pth", Fault(corrupt=True), Fault(drop_after=1000))
     with pytest.raises(IntegrityError) as wrong:
-        fetch(f"{secret}/w.pth?X-Amz-Signature=sig456", tmp_path / "w.pth", sha256=SHA, progress=None)
-    fetch(f"{secret}/w.pth?X-Amz-Signature=sig456", tmp_path / "w.pth", sha256=SHA, progress=None)
+        fetch(f"{secret}/w.pth?X-Amz-Signature=sig456", tmp_path / "w.pth", sha256=SHA, progress=FetchLines())
+    fetch(f"{secret}/w.pth?X-Amz-Signature=sig456", tmp_path / "w.pth", sha256=SHA, progress=FetchLines())
     with FaultServer() as gone:
         closed = gone.base_url.replace("http://", "http://bob:hunter2@") + "/w.pth?token=tok123"
     with pytest.raises(FetchError) as refused:
-        fetch(closed, tmp_path / "r.pth", retries=0, progress=None)
+        fetch(closed, tmp_path / "r.pth", retries=0, progress=FetchLines())
     printed = capsys.readouterr()
     shown = "\n".join([str(missing.value), str(wrong.value), str(refused.value), printed.err, printed.out])
     assert "fetched w.pth" in printed.err and "retrying in" in printed.err  # the lines were printed
@@ -400,9 +401,76 @@ def test_errors_and_progress_lines_never_show_credentials(
 def test_progress_line_off_a_terminal(fault_server: FaultServer, tmp_path: Path,
                                       capsys: pytest.CaptureFixture[str]) -> None:
     url = fault_server.add("/w.pth", DATA)
-    fetch(url, tmp_path / "w.pth", progress=None)
+    with fetch_display("w.pth") as progress:  # the command's choice: stderr is no terminal here
+        fetch(url, tmp_path / "w.pth", progress=progress)
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert line.startswith("fetched w.pth (3.0 MB in ") and SHA in line and url in line
+
+
+class Recorded:
+    """A caller's progress object that keeps what it is told."""
+
+    def __init__(self) -> None:
+        self.starts: list[tuple[int | None, int]] = []
+        self.advanced = 0
+        self.notes: list[str] = []
+
+    def start(self, total: int | None, completed: int = 0) -> None:
+        self.starts.append((total, completed))
+
+    def advance(self, amount: int) -> None:
+        self.advanced += amount
+
+    def note(self, message: str) -> None:
+        self.notes.append(message)
+
+
+def test_progress_goes_to_the_callers_object(fault_server: FaultServer, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    url = fault_server.add("/w.pth", DATA)
+    fault_server.fault("/w.pth", Fault(drop_after=1_000_000))
+    progress = Recorded()
+    fetch(url, tmp_path / "w.pth", sha256=SHA, progress=progress, **FAST)
+    assert progress.starts == [(len(DATA), 0), (len(DATA), 1_000_000)]  # the second attempt resumes
+    assert progress.advanced == len(DATA)
+    assert any("retrying in" in note for note in progress.notes)
+    assert progress.notes[-1].startswith("fetched w.pth (3.0 MB in ") and "resumed at 1.0 MB" in progress.notes[-1]
+    assert capsys.readouterr().err == ""  # the library itself prints nothing
+
+
+def _caused(outer: BaseException, inner: BaseException) -> BaseException:
+    outer.__cause__ = inner
+    return outer
+
+
+def test_network_errors_are_named_by_their_type() -> None:
+    """requests wraps urllib3, which wraps the socket error: the reason comes from the classes."""
+    import http.client
+    import socket
+
+    import requests
+    import urllib3.exceptions as u3
+
+    from zoo.store.fetch.download import _network_reason
+
+    def pool_error(reason: BaseException) -> requests.ConnectionError:
+        return requests.ConnectionError(u3.MaxRetryError(None, "/w.pth", reason))  # type: ignore[arg-type]
+
+    gaierror = socket.gaierror(-2, "Name or service not known")
+    cases = {
+        "host name not found": pool_error(u3.NameResolutionError("host", None, gaierror)),  # type: ignore[arg-type]
+        "connection refused": pool_error(_caused(u3.NewConnectionError(None, "failed"),  # type: ignore[arg-type]
+                                                 ConnectionRefusedError(111, "refused"))),
+        "connection timed out": requests.ConnectTimeout(u3.MaxRetryError(
+            None, "/w.pth", _caused(u3.ConnectTimeoutError(None, "timed out"), TimeoutError()))),  # type: ignore[arg-type]
+        "read timed out": requests.ConnectionError(u3.ReadTimeoutError(None, "/w.pth", "Read timed out.")),  # type: ignore[arg-type]
+        "connection broken mid-transfer": u3.ProtocolError("Connection broken", http.client.IncompleteRead(b"x", 5)),
+        "connection reset": pool_error(u3.ProtocolError("Connection aborted.", http.client.RemoteDisconnected("x"))),
+    }
+    for reason, error in cases.items():
+        assert _network_reason(error) == reason, reason
+    unknown = requests.ConnectionError("odd failure at https://bob:hunter2@host/w.pth?token=tok123")
+    assert _network_reason(unknown) == "odd failure at https://***@host/w.pth?token=***"
 
 
 # -- processes: kill -9 and concurrency --------------------------------------------------------
@@ -416,7 +484,7 @@ if ready:  # line up with the other process: say we are ready, then wait for the
     Path(ready).touch()
     while not Path(go).exists():
         time.sleep(0.005)
-result = fetch(url, dest, sha256=sha, progress=False)
+result = fetch(url, dest, sha256=sha)
 print(json.dumps({"sha256": result.sha256, "attempts": result.attempts, "resumed": result.resumed_bytes}))
 """
 

@@ -20,29 +20,29 @@ from sync_support import (
 
 from zoo.errors import StepError, ZooError
 from zoo.manifest.schema import Model
-from zoo.pipeline.executor import Executor
 from zoo.pipeline.plan import NOT_INSTALLED, Plan, build_plan, order_steps, tool_version
+from zoo.pipeline.scheduler import run_plan
 from zoo.pipeline.steps.base import RunOptions, Step
-from zoo.store.local import Store
+from zoo.store.local import LocalStore
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> Store:
-    return Store(tmp_path / "store")
+def store(tmp_path: Path) -> LocalStore:
+    return LocalStore(tmp_path / "store")
 
 
 def model(tmp_path: Path, **kwargs: Any) -> Model:
     return load_models(write_manifest(tmp_path / "manifests", ["alpha"], **kwargs))[0]
 
 
-def plan_for(m: Model, store: Store, options: RunOptions | None = None, steps: list[Step] | None = None,
+def plan_for(m: Model, store: LocalStore, options: RunOptions | None = None, steps: list[Step] | None = None,
              **kwargs: Any) -> Plan:
     return build_plan([m], options or RunOptions(), store, steps=steps or make_steps(), **kwargs)
 
 
-def run(m: Model, store: Store, tmp_path: Path, options: RunOptions | None = None,
+def run(m: Model, store: LocalStore, tmp_path: Path, options: RunOptions | None = None,
         steps: list[Step] | None = None) -> None:
-    result = Executor(store, out_dir=tmp_path / "out").run(plan_for(m, store, options, steps))
+    result = run_plan(plan_for(m, store, options, steps), store, out_dir=tmp_path / "out")
     assert result.ok, [o.error for o in result.outcomes]
 
 
@@ -62,7 +62,7 @@ def install_tool(site: Path, version: str) -> None:
     tool_version.cache_clear()
 
 
-def test_order_follows_needs_and_drops_steps_that_do_not_apply(tmp_path: Path, store: Store) -> None:
+def test_order_follows_needs_and_drops_steps_that_do_not_apply(tmp_path: Path, store: LocalStore) -> None:
     steps = make_steps(fetch=True)
     assert [s.kind for s in order_steps([steps[3], steps[2], steps[1], steps[0]])] == [
         "source", "fetch", "build", "publish"]
@@ -75,7 +75,7 @@ def test_order_follows_needs_and_drops_steps_that_do_not_apply(tmp_path: Path, s
         ("source", ()), ("build", ("source",)), ("publish", ("build",))]
 
 
-def test_cycles_and_unknown_force_are_clear_errors(tmp_path: Path, store: Store) -> None:
+def test_cycles_and_unknown_force_are_clear_errors(tmp_path: Path, store: LocalStore) -> None:
     class Egg(Step):
         kind = "egg"
         needs: ClassVar[tuple[str, ...]] = ("hen",)
@@ -90,7 +90,7 @@ def test_cycles_and_unknown_force_are_clear_errors(tmp_path: Path, store: Store)
         plan_for(model(tmp_path), store, force=["convrt"])
 
 
-def test_never_built_then_cached(tmp_path: Path, store: Store) -> None:
+def test_never_built_then_cached(tmp_path: Path, store: LocalStore) -> None:
     m = model(tmp_path)
     cold = summary(plan_for(m, store))
     assert cold["source"][1:] == (True, ["no cache entry (never built in this store)"])
@@ -103,7 +103,7 @@ def test_never_built_then_cached(tmp_path: Path, store: Store) -> None:
     assert warm.all_nodes()[0].key == cold["source"][0]
 
 
-def test_keys_change_exactly_when_an_ingredient_changes(tmp_path: Path, store: Store) -> None:
+def test_keys_change_exactly_when_an_ingredient_changes(tmp_path: Path, store: LocalStore) -> None:
     m = model(tmp_path)
     run(m, store, tmp_path)
     base = {k: v[0] for k, v in summary(plan_for(m, store)).items()}
@@ -134,7 +134,7 @@ def test_keys_change_exactly_when_an_ingredient_changes(tmp_path: Path, store: S
     assert bumped["build"][2] == ["step version 1 -> 2"] and bumped["build"][0] != base["build"]
 
 
-def test_tool_versions_enter_the_key(tmp_path: Path, store: Store, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_tool_versions_enter_the_key(tmp_path: Path, store: LocalStore, monkeypatch: pytest.MonkeyPatch) -> None:
     site = tmp_path / "site"
     site.mkdir()
     monkeypatch.syspath_prepend(str(site))
@@ -154,7 +154,7 @@ def test_tool_versions_enter_the_key(tmp_path: Path, store: Store, monkeypatch: 
     tool_version.cache_clear()
 
 
-def test_input_changed_forced_and_removed(tmp_path: Path, store: Store) -> None:
+def test_input_changed_forced_and_removed(tmp_path: Path, store: LocalStore) -> None:
     m = model(tmp_path)
     run(m, store, tmp_path)
     run(m, store, tmp_path, RunOptions(seed=1), steps=[Source()])  # only the source moves on
@@ -171,7 +171,7 @@ def test_input_changed_forced_and_removed(tmp_path: Path, store: Store) -> None:
     plan = plan_for(m, store)
     build_key = next(n.key for n in plan.all_nodes() if n.kind == "build")
     assert build_key is not None
-    store.action_path(build_key).unlink()  # e.g. dropped by `zoo store verify`
+    store.actions.remove(build_key)  # e.g. dropped by `zoo store verify`
     gone = summary(plan_for(m, store))
     assert gone["build"][2] == ["its cached result is gone from the store (removed by `zoo store verify` or `gc`)"]
 

@@ -14,11 +14,16 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def new_file_mode() -> int:
-    """The permissions `open()` gives a new file (mkstemp's temp files are private)."""
+def _read_umask() -> int:
+    """The process's umask. Reading it means setting it and back, which races with threads that
+    create files meanwhile, so it is done once, at import, before zoo starts any thread."""
     umask = os.umask(0o022)
     os.umask(umask)
-    return 0o666 & ~umask
+    return umask
+
+
+#: The permissions `open()` gives a new file; applied to published temp files (mkstemp's are private).
+NEW_FILE_MODE = 0o666 & ~_read_umask()
 
 
 @contextmanager
@@ -30,7 +35,7 @@ def atomic_path(target: Path) -> Iterator[Path]:
     tmp = Path(name)
     try:
         yield tmp
-        os.chmod(tmp, new_file_mode())
+        os.chmod(tmp, NEW_FILE_MODE)
         os.replace(tmp, target)
     finally:
         tmp.unlink(missing_ok=True)

@@ -92,3 +92,7 @@ class DatasetError(ZooError):
 
 class SourceLibraryError(ZooError):
     """A source library is unknown, or a plugin library cannot be loaded or registered."""
+
+
+class RecordError(ZooError):
+    """A `record.json` in an output folder cannot be read (names the file and what to do)."""

@@ -26,11 +26,12 @@ def docs(ctx: click.Context, out_dir: Path, check: bool, records_dir: Path | Non
          templates_dir: Path | None) -> None:
     """Generate the model pages, the index and the top-1 vs GFLOPs plot from manifests and records."""
     from zoo.docs import pages as generator
+    from zoo.pipeline.record import read_records
 
     catalog = load_catalog(ctx.obj["manifest_dirs"])
     if catalog.problems:  # pages from a partial catalog would silently drop models
         raise ManifestError(catalog.problems)
-    records = generator.load_records(records_dir) if records_dir is not None else {}
+    records = read_records(records_dir) if records_dir is not None else {}  # a missing folder: nothing synced
     for model_id in generator.unknown_records(catalog, records):
         warning(f"{records_dir}: record of `{model_id}` matches no model in the manifests; ignored")
     source = f"{len(catalog.models)} models, " + (

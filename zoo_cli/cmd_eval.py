@@ -1,55 +1,33 @@
 """`zoo eval`, `zoo bench`, `zoo calib`, `zoo npz`: measuring a synced model and preparing data.
 
+`zoo eval` and `zoo bench` run their opt-in step on the model's last sync, through the same
+scheduler as `zoo sync` (the synced steps are cache hits); the record is written by the
+pipeline's publisher. With `--onnx FILE` they measure that file directly and record nothing.
 Long work shows a rich progress bar on a terminal and a plain line every 10 % otherwise (CI logs).
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import click
 
-from zoo.errors import SelectionError
+from zoo.errors import SelectionError, StepError
 from zoo.manifest.schema import Model
+from zoo.pipeline.steps.base import StepReport
 from zoo_cli.cmd_catalog import catalog_from
+from zoo_cli.cmd_sync import EXIT_INTERRUPTED, store_option
 from zoo_cli.console import err, out, warning
+from zoo_cli.progress import counter
+
+if TYPE_CHECKING:
+    from zoo.pipeline.events import Event
+    from zoo.pipeline.record import Record
+    from zoo.pipeline.steps.base import Step, StepResult
 
 OUT_HELP = "Output folder of `zoo sync` (one sub-folder per model holding record.json)."
-
-
-@contextmanager
-def progress(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yield an `advance(n)` callback drawing progress on stderr."""
-    if err.is_terminal:
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
-
-        columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                   TimeRemainingColumn())
-        with Progress(*columns, console=err, transient=True) as bar:
-            task = bar.add_task(description, total=total)
-            yield lambda n: bar.advance(task, n)
-        return
-    state = {"done": 0, "next": max(1, total // 10), "started": time.perf_counter()}
-
-    def advance(n: int) -> None:
-        state["done"] += n
-        if state["done"] >= state["next"] or state["done"] >= total:
-            elapsed = time.perf_counter() - state["started"]
-            err.print(f"{description}: {state['done']}/{total} ({100 * state['done'] // max(total, 1)} %, "
-                      f"{elapsed:.1f} s)", markup=False, highlight=False)
-            state["next"] = state["done"] + max(1, total // 10)
-
-    yield advance
 
 
 def one_model(ctx: click.Context, pattern: str) -> Model:
@@ -59,10 +37,10 @@ def one_model(ctx: click.Context, pattern: str) -> Model:
     return models[0]
 
 
-def _onnx_and_record(model: Model, out_root: Path, onnx: Path | None):  # type: ignore[no-untyped-def]
-    from zoo.errors import StepError
-    from zoo.measure.evaluate import synced_onnx
+def _synced(model: Model, out_root: Path, onnx: Path | None) -> tuple[Path, Record | None, Path]:
+    """(model folder, its record if any, the ONNX to measure: --onnx, else the synced one, checked)."""
     from zoo.pipeline.record import read_record
+    from zoo.store.blobs import sha256_file
 
     folder = out_root / model.stem
     record = read_record(folder)
@@ -70,7 +48,72 @@ def _onnx_and_record(model: Model, out_root: Path, onnx: Path | None):  # type: 
         if not onnx.is_file():
             raise StepError(f"ONNX file {onnx} does not exist")
         return folder, record, onnx
-    return folder, record, synced_onnx(folder, record)
+    step = record.steps.get("simplify") if record else None
+    files = [f for f in step.outputs.values() if f.name.endswith(".onnx")] if step else []
+    if not files:
+        raise StepError(
+            f"{folder} has no simplified ONNX recorded in record.json; run `zoo sync` first or pass --onnx FILE"
+        )
+    path = folder / files[0].name
+    if not path.is_file():
+        raise StepError(f"{path} is named in {folder / 'record.json'} but missing; run `zoo sync` again")
+    if sha256_file(path)[0] != files[0].digest:
+        raise StepError(f"{path} changed since `zoo sync` recorded it (sha256 differs); run `zoo sync` again "
+                        "or pass --onnx FILE to evaluate another file")
+    return folder, record, path
+
+
+class _Counted(StepReport):
+    """A measurement run here (--onnx): its progress drives the command's counter."""
+
+    def __init__(self, advance: Callable[[int], None]):
+        self._advance = advance
+
+    def advance(self, amount: int) -> None:
+        self._advance(amount)
+
+    def note(self, message: str) -> None:
+        err.print(message, markup=False, highlight=False)
+
+
+class _Watch:
+    """The events of a measure plan that people see: the opt-in step's progress, and waits."""
+
+    def __init__(self, kind: str, advance: Callable[[int], None]):
+        self.kind, self._advance, self._completed = kind, advance, 0
+
+    def __call__(self, event: Event) -> None:
+        if event.event == "step_progress" and event.step == self.kind and event.completed is not None:
+            self._advance(event.completed - self._completed)
+            self._completed = event.completed
+        elif event.event in ("run_waiting", "step_waiting", "step_note", "interrupted"):
+            err.print(f"{event.step}: {event.message}" if event.step else str(event.message), markup=False)
+
+
+def _measure(ctx: click.Context, model: Model, record: Record, out_root: Path, step: Step,
+             advance: Callable[[int], None]) -> tuple[dict[str, Any], list[str], Path]:
+    """Run the opt-in `step` on the model's last sync; (metrics, warnings, record path).
+
+    The store is the command's `--store` (default $ZOO_HOME), as for `zoo sync`.
+    """
+    from zoo.pipeline.plan import measure_plan
+    from zoo.pipeline.scheduler import run_plan
+    from zoo.store.local import LocalStore
+
+    store = LocalStore(ctx.params["store_dir"])
+    plan = measure_plan(model, record, store, step)
+    result = run_plan(plan, store, out_dir=out_root, on_event=_Watch(step.kind, advance))
+    if result.interrupted:
+        err.print("interrupted: nothing was recorded", markup=False)
+        ctx.exit(EXIT_INTERRUPTED)
+    outcome = result.outcome(model.id, step.kind)
+    if outcome is None or outcome.entry is None:
+        if outcome is not None and outcome.detail and ctx.obj["debug"]:
+            err.print(outcome.detail, markup=False, highlight=False)
+        raise StepError(outcome.error if outcome is not None and outcome.error else f"{step.kind} did not run")
+    if model.id in result.publish_errors:
+        raise StepError(result.publish_errors[model.id])
+    return outcome.entry.metrics, outcome.entry.warnings, result.records[model.id]
 
 
 @click.command("eval")
@@ -89,66 +132,81 @@ def _onnx_and_record(model: Model, out_root: Path, onnx: Path | None):  # type: 
 @click.option("--batch", default=16, show_default=True, type=click.IntRange(min=1), help="Images per inference.")
 @click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime threads (default: all cores).")
 @click.option("--workers", type=click.IntRange(min=1), help="Image decoding threads (default: up to 4).")
+@store_option
 @click.pass_context
 def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None, limit: int | None, mode: str,
-             onnx: Path | None, out_root: Path, batch: int, threads: int | None, workers: int | None) -> None:
+             onnx: Path | None, out_root: Path, batch: int, threads: int | None, workers: int | None,
+             store_dir: Path | None) -> None:
     """Top-1/top-5 accuracy with ONNX Runtime, checked against the manifest's expected numbers.
 
     Exit status 1 when the accuracy lies outside the tolerance max(0.1, 3 standard errors).
     """
-    from zoo.deploy import emulate
-    from zoo.measure import evaluate as ev
-    from zoo.measure.datasets import open_dataset
-    from zoo.pipeline.record import save_step
+    from zoo.deploy.emulate import PIPELINES
+    from zoo.pipeline.steps.eval import EvalSettings, EvalStep, run_eval
 
     model = one_model(ctx, model_id)
-    folder, record, onnx_path = _onnx_and_record(model, out_root, onnx)
-    dataset = open_dataset(data, label_file=labels, num_classes=model.num_classes)
-    samples = dataset.interleaved(limit)
-    names = emulate.PIPELINES if mode == "both" else (mode,)
+    settings = EvalSettings(data=str(data), labels=str(labels) if labels else None, limit=limit,
+                            pipelines=PIPELINES if mode == "both" else (mode,), batch=batch, threads=threads,
+                            workers=workers)
+    folder, record, onnx_path = _synced(model, out_root, onnx)
+    dataset, samples = settings.samples(model)
     out.print(f"{model.id}: {onnx_path} on {len(samples)} of {dataset.describe()}", markup=False)
-    predictions = {name: folder / f"predictions-{name}.txt" for name in names}
-    with progress(f"eval {model.id}", len(samples)) as advance:
-        result = ev.evaluate(model, samples, onnx_path, pipelines=emulate.pipelines(model, names), batch=batch,
-                             threads=threads, workers=workers, predictions=predictions, progress=advance)
     random_weights = bool(record and record.random_weights)
-    judged = ev.verdict(model, result, random_weights=random_weights)
-    _print_eval(result, judged)
-    for note in result.notes:
+    with counter(f"eval {model.id}", len(samples)) as advance:
+        metrics, warnings, recorded = _run(ctx, model, out_root, onnx, record, EvalStep(settings), advance, lambda r: (
+            run_eval(model, settings, onnx_path, folder, random_weights=random_weights, report=r)))
+    _print_eval(metrics)
+    for note in warnings:
         warning(note)
-    if result.converted:
-        counts = ", ".join(f"{n} {m}" for m, n in result.converted.items())
+    if metrics["converted_to_rgb"]:
+        counts = ", ".join(f"{n} {m}" for m, n in metrics["converted_to_rgb"].items())
         out.print(f"converted to RGB: {counts}", markup=False)
-    for path in predictions.values():
-        out.print(f"wrote {path}", markup=False)
-    if record is None:
-        warning(f"{folder} has no record.json (no `zoo sync` yet): the result is not recorded")
-    else:
-        step = ev.eval_step(model, result, judged, onnx_path, samples, dataset.describe())
-        out.print(f"recorded in {save_step(folder, step)}", markup=False)
-    if judged.passed is False:
+    for name in settings.pipelines:
+        out.print(f"wrote {folder / f'predictions-{name}.txt'}", markup=False)
+    _say_recorded(recorded, onnx)
+    if metrics["passed"] is False:
         ctx.exit(1)
 
 
-def _print_eval(result, judged) -> None:  # type: ignore[no-untyped-def]
+def _run(ctx: click.Context, model: Model, out_root: Path, onnx: Path | None, record: Record | None, step: Step,
+         advance: Callable[[int], None],
+         direct: Callable[[StepReport], StepResult]) -> tuple[dict[str, Any], list[str], Path | None]:
+    """(metrics, warnings, record path): the opt-in step on the last sync, or `direct` on --onnx FILE."""
+    if onnx is None and record is not None:
+        return _measure(ctx, model, record, out_root, step, advance)
+    result = direct(_Counted(advance))
+    return result.metrics, result.warnings, None
+
+
+def _say_recorded(record: Path | None, onnx: Path | None) -> None:
+    if record is not None:
+        out.print(f"recorded in {record}", markup=False)
+    else:
+        warning(f"the measurement of --onnx {onnx} is not recorded (records describe what `zoo sync` made)")
+
+
+def _print_eval(metrics: dict[str, Any]) -> None:
     from rich.table import Table
 
-    table = Table(title=f"{result.images} images, {result.images_per_second:.1f} images/s", title_justify="left")
+    primary = metrics["preprocess"]
+    table = Table(title=f"{metrics['images']} images, {metrics['images_per_second']:.1f} images/s",
+                  title_justify="left")
     for column in ("pre-processing", "top-1 %", "top-5 %"):
         table.add_column(column, justify="left" if column == "pre-processing" else "right")
-    for name, score in result.scores.items():
-        table.add_row(name, f"{score.top1:.2f}", f"{score.top5:.2f}")
+    rows = {primary: metrics, **{n: metrics[n] for n in ("source", "deploy") if isinstance(metrics.get(n), dict)}}
+    for name, score in rows.items():
+        table.add_row(name, f"{score['top1']:.2f}", f"{score['top5']:.2f}")
     out.print(table)
-    if result.top1_changed is not None:
-        out.print(f"deploy vs source: top-1 changes on {100 * result.top1_changed:.2f} % of the images, "
-                  f"mean logit cosine {result.logit_cosine:.6f}", markup=False)
-    if not judged.compared:
-        out.print(f"not compared with expected: {judged.reason}", markup=False)
+    if "top1_changed" in metrics:
+        out.print(f"deploy vs source: top-1 changes on {100 * metrics['top1_changed']:.2f} % of the images, "
+                  f"mean logit cosine {metrics['logit_cosine']:.6f}", markup=False)
+    if not metrics["compared"]:
+        out.print(f"not compared with expected: {metrics['reason']}", markup=False)
         return
-    for check in judged.checks:
-        status = "[green]pass[/]" if check.passed else "[bold red]FAIL[/]"
-        out.print(f"{check.metric} ({judged.pipeline}): measured {check.measured:.2f}, expected {check.expected:.2f}, "
-                  f"tolerance ±{check.tolerance:.2f} -> {status}")
+    for name, check in metrics["checks"].items():
+        status = "[green]pass[/]" if check["passed"] else "[bold red]FAIL[/]"
+        out.print(f"{name} ({primary}): measured {check['measured']:.2f}, expected {check['expected']:.2f}, "
+                  f"tolerance ±{check['tolerance']:.2f} -> {status}")
 
 
 def _batches(value: str) -> tuple[int, ...]:
@@ -171,33 +229,30 @@ def _batches(value: str) -> tuple[int, ...]:
               help="ONNX file to time (default: the simplified ONNX of the last `zoo sync`).")
 @click.option("--out", "out_root", default=Path("out"), show_default=True,
               type=click.Path(path_type=Path, file_okay=False), help=OUT_HELP)
+@store_option
 @click.pass_context
 def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, repeats: int, warmup: int,
-          onnx: Path | None, out_root: Path) -> None:
+          onnx: Path | None, out_root: Path, store_dir: Path | None) -> None:
     """CPU latency with ONNX Runtime per batch size (median and p90), recorded with the machine."""
-    from zoo.measure.bench import bench_step, benchmark
-    from zoo.pipeline.record import save_step
-
-    sizes = _batches(batches)
-    model = one_model(ctx, model_id)
-    folder, record, onnx_path = _onnx_and_record(model, out_root, onnx)
-    with progress(f"bench {model.id}", len(set(sizes)) * (repeats + warmup)) as advance:
-        result = benchmark(onnx_path, model.input_size, batches=sizes, threads=threads, repeats=repeats,
-                           warmup=warmup, progress=advance)
     from rich.table import Table
 
-    table = Table(title=f"{model.id} on {result.machine}, {result.threads} thread(s)", title_justify="left")
+    from zoo.pipeline.steps.bench import BenchSettings, BenchStep, run_bench
+
+    settings = BenchSettings(batches=_batches(batches), threads=threads, repeats=repeats, warmup=warmup)
+    model = one_model(ctx, model_id)
+    _, record, onnx_path = _synced(model, out_root, onnx)
+    with counter(f"bench {model.id}", settings.runs) as advance:
+        metrics, _, recorded = _run(ctx, model, out_root, onnx, record, BenchStep(settings), advance,
+                                    lambda r: run_bench(model, settings, onnx_path, r))
+    table = Table(title=f"{model.id} on {metrics['machine']}, {metrics['threads']} thread(s)", title_justify="left")
     for column in ("batch", "median ms", "p90 ms", "ms per image"):
         table.add_column(column, justify="right")
-    for size, latency in sorted(result.latency.items()):
-        table.add_row(str(size), f"{latency.median:.2f}", f"{latency.p90:.2f}", f"{latency.median / size:.2f}")
+    for size, latency in sorted(metrics["latency_ms"].items(), key=lambda item: int(item[0])):
+        table.add_row(size, f"{latency['median']:.2f}", f"{latency['p90']:.2f}", f"{latency['median'] / int(size):.2f}")
     out.print(table)
-    for size, reason in sorted(result.skipped.items()):
+    for size, reason in sorted(metrics["skipped"].items(), key=lambda item: int(item[0])):
         warning(f"batch {size} skipped: {reason}")
-    if record is None:
-        warning(f"{folder} has no record.json (no `zoo sync` yet): the result is not recorded")
-    else:
-        out.print(f"recorded in {save_step(folder, bench_step(result, onnx_path, model.id))}", markup=False)
+    _say_recorded(recorded, onnx)
 
 
 @click.command()
@@ -246,7 +301,7 @@ def npz(data: Path, out_dir: Path, size: tuple[int, int] | None, datalist: Path 
     from zoo.measure.datasets import find_images
 
     total = len(find_images(data)) if data.is_dir() else 0
-    with progress("npz", total) as advance:
+    with counter("npz", total) as advance:
         result = vamp_inputs.convert(data, out_dir, size=(size[0], size[1]) if size else None, datalist=datalist,
                                      workers=jobs, progress=advance)
     converted = ", ".join(f"{n} {m}" for m, n in result.converted.items())

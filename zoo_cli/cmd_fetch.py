@@ -19,6 +19,7 @@ from zoo.errors import FetchError
 from zoo.pipeline.steps.fetch import download_path
 from zoo_cli.cmd_catalog import catalog_from, select_options, to_json
 from zoo_cli.console import error, out, warning
+from zoo_cli.progress import fetch_display
 
 
 def _fetch_options(fn: Any) -> Any:
@@ -37,9 +38,9 @@ def _fetch_options(fn: Any) -> Any:
 
 
 def _downloads(store_dir: Path | None) -> Path:
-    from zoo.store.local import Store
+    from zoo.store.local import LocalStore
 
-    return Store(store_dir).downloads
+    return LocalStore(store_dir).downloads
 
 
 @click.command()
@@ -80,9 +81,10 @@ def lock(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family
             continue
         staging = download_path(downloads, weights, hashlib.sha256(weights.url.encode("utf-8")).hexdigest())
         try:
-            result = fetch(weights.url, staging, size=None if by_lock else weights.size,
-                           hash_prefix=weights.hash_prefix, mirrors=(*weights_from, *weights.mirrors),
-                           offline=offline)
+            with fetch_display(staging.name) as progress:
+                result = fetch(weights.url, staging, size=None if by_lock else weights.size,
+                               hash_prefix=weights.hash_prefix, mirrors=(*weights_from, *weights.mirrors),
+                               offline=offline, progress=progress)
         except FetchError as exc:
             error(f"{model.id}: {exc}")
             failed += 1
@@ -125,9 +127,10 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
             continue
         dest = out_dir / unquote(weights.filename) if out_dir else download_path(_downloads(store_dir), weights)
         try:
-            result = fetch(weights.url, dest, sha256=weights.sha256, size=weights.size,
-                           hash_prefix=weights.hash_prefix, mirrors=(*weights_from, *weights.mirrors),
-                           offline=offline, require_pinned=require_pinned)
+            with fetch_display(dest.name) as progress:
+                result = fetch(weights.url, dest, sha256=weights.sha256, size=weights.size,
+                               hash_prefix=weights.hash_prefix, mirrors=(*weights_from, *weights.mirrors),
+                               offline=offline, require_pinned=require_pinned, progress=progress)
         except FetchError as exc:
             error(f"{model.id}: {exc}")
             failed += 1

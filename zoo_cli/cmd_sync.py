@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from zoo.manifest.schema import Model
+from zoo.pipeline.backends import EXECUTOR_ENV, EXECUTORS
 from zoo.pipeline.steps.base import RunOptions, Step
 from zoo_cli.cmd_catalog import catalog_from, select_options
 from zoo_cli.console import err, out
@@ -56,12 +57,12 @@ def pipeline_options(fn: Any) -> Any:
 
 
 def _prepare(ctx: click.Context, params: dict[str, Any]) -> tuple[list[Model], Any, RunOptions]:
-    from zoo.store.local import Store
+    from zoo.store.local import LocalStore
 
     catalog = catalog_from(ctx)
     models = catalog.select(params["patterns"], all_models=params["all_models"], family=params["family"],
                             source=params["source"], tag=params["tag"])
-    store = Store(params["store_dir"])
+    store = LocalStore(params["store_dir"])
     options = RunOptions(
         random_weights=params["random_weights"],
         seed=params["seed"],
@@ -72,7 +73,6 @@ def _prepare(ctx: click.Context, params: dict[str, Any]) -> tuple[list[Model], A
         dtype=params["dtype"],
         calib_dir=params["calib_dir"],
         templates_dir=str(params["templates_dir"].resolve()) if params["templates_dir"] else None,
-        downloads_dir=str(store.downloads),
     )
     return models, store, options
 
@@ -122,15 +122,18 @@ def plan(ctx: click.Context, as_json: bool, **params: Any) -> None:
               help="Start every model even after a failure (default: finish the models under way, start no new one).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one JSON object per event on stdout.")
+@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True, envvar=EXECUTOR_ENV,
+              help=f"Where steps run: local threads and worker processes (also ${EXECUTOR_ENV}).")
 @click.pass_context
-def sync(ctx: click.Context, jobs: int | None, keep_going: bool, log_format: str, **params: Any) -> None:
+def sync(ctx: click.Context, jobs: int | None, keep_going: bool, log_format: str, executor: str,
+         **params: Any) -> None:
     """Fetch, convert, simplify, validate and render models; cached steps are not redone."""
     import os
 
     models, store, options = _prepare(ctx, params)
     code = sync_models(models, store=store, options=options, out_dir=params["out_dir"],
                        jobs=jobs or max(1, min(4, os.cpu_count() or 1)), force=params["force"],
-                       keep_going=keep_going, log_format=log_format, debug=ctx.obj["debug"])
+                       keep_going=keep_going, log_format=log_format, debug=ctx.obj["debug"], executor=executor)
     ctx.exit(code)
 
 
@@ -146,16 +149,17 @@ def sync_models(
     log_format: str = "text",
     debug: bool = False,
     steps: Sequence[Step] | None = None,
+    executor: str = "local",
 ) -> int:
     """Plan and run; print progress and the summary; return the exit status (0 only if all succeeded)."""
-    from zoo.pipeline.executor import Executor
     from zoo.pipeline.plan import build_plan
+    from zoo.pipeline.scheduler import run_plan
 
     the_plan = build_plan(models, options, store, steps=steps, force=force)
     reporter = _reporter(log_format, the_plan)
-    executor = Executor(store, out_dir=out_dir, jobs=jobs, keep_going=keep_going, on_event=reporter)
     with getattr(reporter, "live", contextlib.nullcontext)():
-        result = executor.run(the_plan)
+        result = run_plan(the_plan, store, out_dir=out_dir, jobs=jobs, keep_going=keep_going, on_event=reporter,
+                          executor=executor)
     _summary(result, log_format, debug)
     if result.interrupted:
         return EXIT_INTERRUPTED
@@ -171,10 +175,11 @@ def _reporter(log_format: str, the_plan: Any) -> Callable[[Any], None]:
 
 
 class _JsonLog:
-    """One JSON object per event on stdout."""
+    """One JSON object per event on stdout (progress ticks are for live displays only)."""
 
     def __call__(self, event: Any) -> None:
-        _print_json(event.as_dict())
+        if event.event != "step_progress":
+            _print_json(event.as_dict())
 
 
 def _print_json(payload: dict[str, Any]) -> None:
@@ -207,6 +212,8 @@ def _describe(event: Any, counter: Any) -> str | None:
         return f"{event.model} {event.step}: running ({event.message})"
     if kind == "step_waiting":
         return f"{event.model} {event.step}: waiting ({event.message})"
+    if kind == "step_note":
+        return f"{event.model} {event.step}: {event.message}"
     if kind == "step_finished":
         counter.done += 1
         timing = f" in {event.seconds:.1f} s" if event.status in ("ran", "failed") else ""
@@ -255,6 +262,10 @@ class _LiveProgress:
             else:
                 self.running[key] = self.progress.add_task(label, total=None)
             return
+        if event.event == "step_progress":
+            if key in self.running:
+                self.progress.update(self.running[key], total=event.total, completed=event.completed)
+            return
         if event.event == "step_finished":
             self.progress.advance(self.overall)
             task = self.running.pop(key, None)
@@ -273,7 +284,8 @@ def _summary(result: Any, log_format: str, debug: bool) -> None:
         rows = [{"model": o.model_id, "step": o.kind, "status": o.status, "seconds": round(o.seconds, 3),
                  "cache_hit": o.status == "cached", "error": o.error} for o in result.outcomes]
         _print_json({"event": "summary", "ok": result.ok, "interrupted": result.interrupted,
-                     "nothing_done": result.nothing_done, "counts": counts, "steps": rows})
+                     "nothing_done": result.nothing_done, "counts": counts, "steps": rows,
+                     "publish_errors": result.publish_errors})
         return
     from rich.table import Table
 
@@ -292,6 +304,8 @@ def _summary(result: Any, log_format: str, debug: bool) -> None:
             err.print(f"[bold red]{o.model_id} {o.kind} failed:[/] {_escape(o.error or '')}")
             if debug and o.detail:
                 err.print(o.detail, markup=False, highlight=False)
+    for model_id, message in result.publish_errors.items():
+        err.print(f"[bold red]{model_id} not published:[/] {_escape(message)}")
     if result.interrupted:
         err.print("interrupted: finished steps are kept; run the same command again to resume", markup=False)
     elif result.nothing_done:
@@ -312,18 +326,18 @@ def store() -> None:
     """Check and clean the artifact store."""
 
 
-_store_option = click.option("--store", "store_dir", type=click.Path(path_type=Path),
+store_option = click.option("--store", "store_dir", type=click.Path(path_type=Path),
                              help="Artifact store folder (default: $ZOO_HOME or ~/.cache/zoo).")
 
 
 @store.command()
-@_store_option
+@store_option
 @click.pass_context
 def verify(ctx: click.Context, store_dir: Path | None) -> None:
     """Re-hash every blob; quarantine corrupt ones so the next sync recomputes them (exit 1 if any)."""
-    from zoo.store.local import Store
+    from zoo.store.local import LocalStore
 
-    the_store = Store(store_dir)
+    the_store = LocalStore(store_dir)
     if err.is_terminal:
         from rich.progress import (
             BarColumn,
@@ -332,7 +346,7 @@ def verify(ctx: click.Context, store_dir: Path | None) -> None:
             TransferSpeedColumn,
         )
 
-        total = sum(blob.stat().st_size for blob in the_store.blobs())
+        total = sum(the_store.blobs.size(digest) for digest in the_store.blobs.digests())
         with Progress("verifying", BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err,
                       transient=True) as bar:
             task = bar.add_task("verify", total=total)
@@ -351,16 +365,19 @@ def verify(ctx: click.Context, store_dir: Path | None) -> None:
 
 
 @store.command()
-@_store_option
+@store_option
 @click.option("--out", "record_dirs", multiple=True, type=click.Path(path_type=Path),
               help="Output folder whose records' files are kept too (repeatable; default: ./out if present).")
 @click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
 def gc(store_dir: Path | None, record_dirs: tuple[Path, ...], dry_run: bool) -> None:
     """Remove blobs and cache entries that neither the last sync of a model nor a record uses."""
-    from zoo.store.local import Store
+    from zoo.pipeline.publish import kept_by_records
+    from zoo.store.local import LocalStore
 
+    the_store = LocalStore(store_dir)
     folders = list(record_dirs) or [p for p in [Path("out")] if p.is_dir()]
-    report = Store(store_dir).gc(folders, dry_run=dry_run)
+    keys, digests = kept_by_records(the_store, folders)
+    report = the_store.gc(keys, digests, dry_run=dry_run)
     verb = "would remove" if dry_run else "removed"
     out.print(f"{verb} {report.removed_blobs} blob(s) ({report.freed_bytes / 1e6:.1f} MB), "
               f"{report.removed_entries} cache entr(ies), {report.removed_scratch} scratch item(s); "

@@ -28,16 +28,16 @@ if TYPE_CHECKING:
     import numpy as np
     from PIL import Image
 
-    from zoo.measure.evaluate import Preprocess
+    from zoo.measure.evaluate import Pipeline
 
 
 #: The pipelines `zoo eval --preprocess` can name, in the order results list them.
 PIPELINES = ("source", "deploy")
 
 
-def pipelines(model: Model, names: Iterable[str]) -> dict[str, Preprocess]:
+def pipelines(model: Model, names: Iterable[str]) -> dict[str, Pipeline]:
     """The pre-processing functions called `names` for `model` (see `PIPELINES`)."""
-    chosen: dict[str, Preprocess] = {}
+    chosen: dict[str, Pipeline] = {}
     for name in names:
         if name == "source":
             chosen[name] = functools.partial(source_pipeline, model=model)

@@ -20,8 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from zoo.measure.evaluate import file_digest, open_session, step_key
-from zoo.pipeline.record import StepRecord
+from zoo.measure.evaluate import open_session
 
 DEFAULT_BATCHES = (1, 4, 8)
 
@@ -53,8 +52,12 @@ def machine_description() -> str:
     """CPU model, logical cores, OS and ONNX Runtime version, e.g. for the docs' latency table."""
     import onnxruntime
 
-    return (f"{cpu_model()}, {os.cpu_count()} logical cores, {platform.system()} {platform.machine()}, "
-            f"onnxruntime {onnxruntime.__version__}")
+    return f"{host_description()}, onnxruntime {onnxruntime.__version__}"
+
+
+def host_description() -> str:
+    """CPU model, logical cores and OS: what a latency depends on besides the software."""
+    return f"{cpu_model()}, {os.cpu_count()} logical cores, {platform.system()} {platform.machine()}"
 
 
 def cpu_model() -> str:
@@ -116,24 +119,3 @@ def benchmark(
         notes.append(next(iter(skipped.values())))
     return BenchResult(latency, skipped, threads, machine_description(), repeats, warmup,
                        time.perf_counter() - started, notes)
-
-
-def bench_step(result: BenchResult, onnx_path: Path, model_id: str) -> StepRecord:
-    """The record entry of a benchmark (metric names as `zoo.pipeline.record` documents them)."""
-    import onnxruntime
-
-    digest = file_digest(onnx_path)
-    metrics = {
-        "latency_ms": {str(b): {"median": round(v.median, 3), "p90": round(v.p90, 3)} for b, v in result.latency.items()},
-        "machine": result.machine,
-        "threads": result.threads,
-        "repeats": result.repeats,
-        "warmup": result.warmup,
-        "skipped": {str(b): reason for b, reason in result.skipped.items()},
-        "onnx": {"name": onnx_path.name, "digest": digest},
-    }
-    key = step_key("bench", onnx=digest, model=model_id, batches=sorted(result.latency), threads=result.threads,
-                   machine=result.machine)
-    return StepRecord(kind="bench", key=key, status="ran", metrics=metrics,
-                      tool_versions={"onnxruntime": onnxruntime.__version__}, seconds=round(result.seconds, 3),
-                      warnings=result.notes)

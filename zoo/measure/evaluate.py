@@ -1,13 +1,12 @@
 """Top-1/top-5 accuracy of an exported ONNX graph on a labelled image folder, and the verdict
 against the manifest's `expected` numbers.
 
-The images go through one or two pre-processing pipelines, handed in by name
-(`zoo.deploy.emulate.pipelines` makes them):
+The images go through one or two pre-processing pipelines, which the caller builds:
 
 - `source`: what the source library's eval transform does (`zoo.measure.preprocess`; the
-  numbers in `expected` were measured that way);
+  numbers in `expected` were measured that way), the default;
 - `deploy`: what the generated vdsp_params make the VDSP engine do (square resize with the
-  configured resize type, crop at the written offsets, float16 statistics).
+  configured resize type, crop at the written offsets, float16 statistics; `zoo.deploy.emulate`).
 
 Running both on the same images measures, on a CPU, what the deployment pre-processing costs:
 accuracy under each, the share of images whose top-1 changes and the mean cosine between the
@@ -25,8 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import hashlib
-import json
 import math
 import os
 import shlex
@@ -43,8 +40,6 @@ from zoo.atomic import atomic_writer
 from zoo.errors import StepError
 from zoo.manifest.schema import Model
 from zoo.measure.datasets import Sample, conversion_summary, load_rgb
-from zoo.pipeline.record import Record, StepRecord
-from zoo.store.local import sha256_file
 
 if TYPE_CHECKING:
     import numpy as np
@@ -58,6 +53,8 @@ MIN_TOLERANCE = 0.1
 SIGMAS = 3.0
 
 Progress = Callable[[int], None]
+#: Turns an RGB image into the network's float32 CHW input.
+Pipeline = Callable[["Image.Image"], "np.ndarray"]
 
 
 def tolerance(expected: float, images: int, population: int | None = IMAGENET_VAL_IMAGES) -> float:
@@ -67,19 +64,6 @@ def tolerance(expected: float, images: int, population: int | None = IMAGENET_VA
     if population is not None:
         variance *= max(population - images, 0) / (population - 1)
     return max(MIN_TOLERANCE, SIGMAS * 100.0 * math.sqrt(variance))
-
-
-# Pipelines ----------------------------------------------------------------------------------
-
-#: A pre-processing pipeline: an RGB image -> the network's float32 CHW input.
-Preprocess = Callable[["Image.Image"], "np.ndarray"]
-
-
-def source_only(model: Model) -> dict[str, Preprocess]:
-    """The default pipelines: the source library's eval transform, named "source"."""
-    from zoo.measure.preprocess import source_pipeline
-
-    return {"source": functools.partial(source_pipeline, model=model)}
 
 
 # ONNX Runtime -------------------------------------------------------------------------------
@@ -219,7 +203,7 @@ def evaluate(
     samples: Sequence[Sample],
     onnx_path: Path,
     *,
-    pipelines: Mapping[str, Preprocess] | None = None,
+    pipelines: Mapping[str, Pipeline] | None = None,
     batch: int = 16,
     threads: int | None = None,
     workers: int | None = None,
@@ -228,84 +212,100 @@ def evaluate(
 ) -> EvalResult:
     """Run `samples` through `onnx_path` under each pipeline and count top-1/top-5 hits.
 
-    `pipelines` maps names to pre-processing functions (default: `source_only`); with two,
-    the result also says how far their outputs differ. `predictions` maps a pipeline to the
-    text file receiving one line per image: `<image> <label> <top-5 class indices> <top-5
-    scores>` (scores are softmax probabilities; names with spaces are shell-quoted). Files
-    appear only when the run completes. Raises `DatasetError` for an unreadable image and
-    `StepError` for an unusable graph.
+    `pipelines` maps a name to its pre-processing (default: the source library's transform,
+    named "source"); the caller builds them, e.g. the deploy one from the deploy files.
+    `predictions` maps a pipeline to the text file receiving one line per image:
+    `<image> <label> <top-5 class indices> <top-5 scores>` (scores are softmax probabilities;
+    names with spaces are shell-quoted). Files appear only when the run completes.
+    Raises `DatasetError` for an unreadable image and `StepError` for an unusable graph.
     """
+    import numpy as np
+
     if not samples:
         raise StepError("no images to evaluate")
-    chosen = dict(pipelines) if pipelines is not None else source_only(model)
-    if not chosen:
-        raise StepError("no pre-processing pipeline to evaluate with")
+    pipelines = pipelines if pipelines is not None else {"source": _source_pipeline(model)}
     runner = open_session(onnx_path, model.input_size, batch=batch, threads=threads, spinning=False)
     started = time.perf_counter()
-    run = _Run(list(chosen), runner, model.num_classes, onnx_path)
+    tallies = {name: _Tally() for name in pipelines}
+    modes: Counter[str] = Counter()
+    agreement = _Agreement()
     with contextlib.ExitStack() as stack:  # prediction files appear only if every batch succeeds
-        files = {name: stack.enter_context(atomic_writer(path)) for name, path in (predictions or {}).items()}
-        for name, handle in files.items():
-            handle.write(f"# image label top5_indices({name} pre-processing) top5_scores(softmax)\n")
-        batches = _prefetched(samples, list(chosen.values()), runner.batch, workers)
-        for chunk, prepared in stack.enter_context(contextlib.closing(batches)):
-            run.add(chunk, prepared, files)
+        files = _prediction_files(stack, predictions or {})
+        functions = list(pipelines.values())
+        prefetched = stack.enter_context(contextlib.closing(_prefetched(samples, functions, runner.batch, workers)))
+        for chunk, prepared in prefetched:
+            labels = np.fromiter((s.label for s in chunk), np.int64, len(chunk))
+            modes.update(mode for _, mode in prepared)
+            outputs = []
+            for index, name in enumerate(pipelines):
+                logits = _infer(runner, model, onnx_path, [arrays[index] for arrays, _ in prepared])
+                top5 = tallies[name].add(logits, labels)
+                if name in files:
+                    _write_predictions(files[name], chunk, top5, _scores(logits, top5, runner.probabilities))
+                outputs.append((logits, top5))
+            agreement.add(outputs)
             if progress:
                 progress(len(chunk))
-    return run.result(len(samples), time.perf_counter() - started)
+    result = EvalResult(
+        images=len(samples),
+        scores={name: tally.result() for name, tally in tallies.items()},
+        converted=conversion_summary(modes),
+        seconds=time.perf_counter() - started,
+        batch=runner.batch,
+        notes=[runner.note] if runner.note else [],
+    )
+    agreement.report(result)
+    return result
 
 
-class _Run:
-    """What one evaluation counts: hits per pipeline, decoded image modes and, for two
-    pipelines, how often their top-1 differs and the cosine between their outputs."""
+def _source_pipeline(model: Model) -> Pipeline:
+    from zoo.measure.preprocess import source_pipeline
 
-    def __init__(self, names: list[str], runner: Runner, num_classes: int, onnx_path: Path) -> None:
-        self.names, self.runner, self.num_classes, self.onnx_path = names, runner, num_classes, onnx_path
-        self.tallies = {name: _Tally() for name in names}
-        self.modes: Counter[str] = Counter()
+    return functools.partial(source_pipeline, model=model)
+
+
+def _prediction_files(stack: contextlib.ExitStack, predictions: Mapping[str, Path]) -> dict[str, Any]:
+    """Open each pipeline's prediction file (published when `stack` closes without error)."""
+    files = {name: stack.enter_context(atomic_writer(path)) for name, path in predictions.items()}
+    for name, handle in files.items():
+        handle.write(f"# image label top5_indices({name} pre-processing) top5_scores(softmax)\n")
+    return files
+
+
+def _infer(runner: Runner, model: Model, onnx_path: Path, inputs: list[np.ndarray]) -> np.ndarray:
+    """Logits of one batch, checked against the manifest's class count."""
+    import numpy as np
+
+    logits = runner.run(np.stack(inputs))
+    if logits.shape[1] != model.num_classes:
+        raise StepError(
+            f"{onnx_path} outputs {logits.shape[1]} values per image; the manifest says num_classes {model.num_classes}"
+        )
+    return logits
+
+
+class _Agreement:
+    """How two pipelines' predictions differ: images whose top-1 changes, summed logit cosines."""
+
+    def __init__(self) -> None:
+        self.compared = False
         self.changed = 0
         self.cosines = 0.0
 
-    def add(self, chunk: Sequence[Sample], prepared: list[tuple[list[np.ndarray], str]], files: dict[str, Any]) -> None:
-        """Count one batch (`prepared`: one array per pipeline and the original mode, per image)."""
+    def add(self, outputs: list[tuple[np.ndarray, np.ndarray]]) -> None:
         import numpy as np
 
-        labels = np.fromiter((s.label for s in chunk), np.int64, len(chunk))
-        self.modes.update(mode for _, mode in prepared)
-        outputs = []
-        for index, name in enumerate(self.names):
-            logits = self._logits(np.stack([arrays[index] for arrays, _ in prepared]))
-            top5 = self.tallies[name].add(logits, labels)
-            if name in files:
-                _write_predictions(files[name], chunk, top5, _scores(logits, top5, self.runner.probabilities))
-            outputs.append((logits, top5))
         if len(outputs) == 2:
             (first, first_top), (second, second_top) = outputs
+            self.compared = True
             self.changed += int(np.sum(first_top[:, 0] != second_top[:, 0]))
             self.cosines += float(np.sum(_cosine(first, second)))
 
-    def _logits(self, inputs: np.ndarray) -> np.ndarray:
-        logits = self.runner.run(inputs)
-        if logits.shape[1] != self.num_classes:
-            raise StepError(
-                f"{self.onnx_path} outputs {logits.shape[1]} values per image; the manifest says "
-                f"num_classes {self.num_classes}"
-            )
-        return logits
-
-    def result(self, images: int, seconds: float) -> EvalResult:
-        result = EvalResult(
-            images=images,
-            scores={name: tally.result() for name, tally in self.tallies.items()},
-            converted=conversion_summary(self.modes),
-            seconds=seconds,
-            batch=self.runner.batch,
-            notes=[self.runner.note] if self.runner.note else [],
-        )
-        if len(self.names) == 2:
-            result.top1_changed = self.changed / images
-            result.logit_cosine = self.cosines / images
-        return result
+    def report(self, result: EvalResult) -> None:
+        """Put the shares per image into `result` (when two pipelines ran)."""
+        if self.compared:
+            result.top1_changed = self.changed / result.images
+            result.logit_cosine = self.cosines / result.images
 
 
 class _Tally:
@@ -435,84 +435,3 @@ def verdict(model: Model, result: EvalResult, *, random_weights: bool) -> Verdic
         if value is not None
     )
     return Verdict(pipeline, checks)
-
-
-# Record -------------------------------------------------------------------------------------
-
-
-def synced_onnx(folder: Path, record: Record | None) -> Path:
-    """The simplified ONNX that the last `zoo sync` put in `folder`, checked against its digest."""
-    step = record.steps.get("simplify") if record else None
-    files = [f for f in step.outputs.values() if f.name.endswith(".onnx")] if step else []
-    if not files:
-        raise StepError(
-            f"{folder} has no simplified ONNX recorded in record.json; run `zoo sync` first or pass --onnx FILE"
-        )
-    path = folder / files[0].name
-    if not path.is_file():
-        raise StepError(f"{path} is named in {folder / 'record.json'} but missing; run `zoo sync` again")
-    if file_digest(path) != files[0].digest:
-        raise StepError(f"{path} changed since `zoo sync` recorded it (sha256 differs); run `zoo sync` again "
-                        "or pass --onnx FILE to evaluate another file")
-    return path
-
-
-@functools.lru_cache(maxsize=8)
-def _digest_cached(path: str, size: int, mtime_ns: int) -> str:
-    return sha256_file(Path(path))[0]
-
-
-def file_digest(path: Path) -> str:
-    """sha256 of a file (remembered per size and modification time within a process)."""
-    stat = path.stat()
-    return _digest_cached(str(path.resolve()), stat.st_size, stat.st_mtime_ns)
-
-
-def step_key(kind: str, **inputs: Any) -> str:
-    """A cache-key-like digest of what a measurement depended on (for the record)."""
-    canonical = json.dumps({"kind": kind, **inputs}, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def samples_digest(samples: Sequence[Sample]) -> str:
-    """Digest of the evaluated (name, label) list: which images, not where they live."""
-    digest = hashlib.sha256()
-    for sample in samples:
-        digest.update(f"{sample.name}\t{sample.label}\n".encode())
-    return digest.hexdigest()
-
-
-def eval_step(model: Model, result: EvalResult, judged: Verdict, onnx_path: Path, samples: Sequence[Sample],
-              dataset: str) -> StepRecord:
-    """The record entry of an evaluation (metric names as `zoo.pipeline.record` documents them)."""
-    import onnxruntime
-
-    primary = judged.pipeline
-    score = result.scores[primary]
-    metrics: dict[str, Any] = {
-        "top1": round(score.top1, 4),
-        "top5": round(score.top5, 4),
-        "images": result.images,
-        "preprocess": primary,
-        "dataset": dataset,
-        "compared": judged.compared,
-        "passed": judged.passed,
-        "checks": {c.metric: {"expected": c.expected, "tolerance": round(c.tolerance, 4)} for c in judged.checks},
-        "converted_to_rgb": result.converted,
-        "images_per_second": round(result.images_per_second, 2),
-        "batch": result.batch,
-        "onnx": {"name": onnx_path.name, "digest": file_digest(onnx_path)},
-    }
-    if len(result.scores) == 2:
-        other = next(name for name in result.scores if name != primary)
-        metrics[other] = {"top1": round(result.scores[other].top1, 4), "top5": round(result.scores[other].top5, 4)}
-        metrics["top1_changed"] = round(result.top1_changed or 0.0, 6)
-        metrics["logit_cosine"] = round(result.logit_cosine or 0.0, 6)
-    key = step_key("eval", onnx=metrics["onnx"]["digest"], samples=samples_digest(samples),
-                   pipelines=sorted(result.scores), model=model.id)
-    warnings = list(result.notes)
-    if judged.reason:
-        warnings.append(judged.reason)
-    return StepRecord(kind="eval", key=key, status="ran", metrics=metrics,
-                      tool_versions={"onnxruntime": onnxruntime.__version__}, seconds=round(result.seconds, 3),
-                      warnings=warnings)

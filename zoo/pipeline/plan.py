@@ -9,6 +9,12 @@ so it changes exactly when something the step reads changes. The ingredients are
 every cached result and, per model step, as the "last result" in the store; explaining a
 step that will run is a diff of today's ingredients against those.
 
+Opt-in steps (eval, bench) are not part of a plain sync, but their last result is carried
+into its plan, as a cached node, while the key recomputed from the last fields and today's
+input digests is still in the action cache; otherwise it is dropped. `measure_plan` builds
+the plan of `zoo eval` / `zoo bench`: the steps the measurement needs, pinned to the keys
+the model's record names, plus the opt-in node itself.
+
 Planning reads manifests, the action cache and package metadata only: it never imports a
 heavy framework.
 """
@@ -25,8 +31,10 @@ from typing import Any
 
 from zoo.errors import StepError, ZooError
 from zoo.manifest.schema import Model
+from zoo.pipeline.record import Record
 from zoo.pipeline.steps.base import RunOptions, Step
-from zoo.store.local import ActionEntry, LastResult, Store
+from zoo.store.actions import ActionEntry, LastResult
+from zoo.store.local import LocalStore
 
 #: The version recorded for a tool that is not installed (so installing it changes the key).
 NOT_INSTALLED = "not installed"
@@ -109,6 +117,8 @@ class Plan:
     models: list[Model]
     nodes: dict[str, list[Node]]
     options: RunOptions
+    #: A measure plan adds its opt-in step to each model's existing record (see `measure_plan`).
+    measure: bool = False
 
     def all_nodes(self) -> list[Node]:
         return [node for model in self.models for node in self.nodes[model.id]]
@@ -147,16 +157,18 @@ def check_force(force: Iterable[str], steps: Sequence[Step]) -> frozenset[str]:
 def build_plan(
     models: Sequence[Model],
     options: RunOptions,
-    store: Store,
+    store: LocalStore,
     *,
     steps: Sequence[Step] | None = None,
     force: Iterable[str] = (),
+    opt_in: Sequence[Step] | None = None,
 ) -> Plan:
-    """The plan for `models`, with every step's predicted key, cache hit and reasons."""
-    if steps is None:
-        from zoo.pipeline.steps import pipeline_steps
+    """The plan for `models`, with every step's predicted key, cache hit and reasons, plus the
+    `opt_in` steps (default: every registered one) whose last result still holds."""
+    from zoo.pipeline.steps import opt_in_steps, pipeline_steps
 
-        steps = pipeline_steps()
+    steps = pipeline_steps() if steps is None else steps
+    opt_in = opt_in_steps() if opt_in is None else opt_in
     ordered = order_steps(steps)
     forced = check_force(force, ordered)
     nodes: dict[str, list[Node]] = {}
@@ -175,15 +187,81 @@ def build_plan(
             for step in chosen
         ]
         predict(nodes[model.id], store)
+        nodes[model.id] += carried(model, nodes[model.id], opt_in, store)
     return Plan(models=list(models), nodes=nodes, options=options)
 
 
-def predict(nodes: list[Node], store: Store) -> None:
+def carried(model: Model, nodes: list[Node], opt_in: Sequence[Step], store: LocalStore) -> list[Node]:
+    """Cached nodes for the opt-in steps whose last result still holds for these `nodes`."""
+    by_kind = {node.kind: node for node in nodes}
+    found: list[Node] = []
+    for step in opt_in:
+        last = store.actions.last(model.stem, step.kind)
+        if last is None or last.ingredients.get("version") != step.version:
+            continue
+        needs = tuple(last.ingredients.get("inputs", {}))
+        upstream = [by_kind.get(kind) for kind in needs]
+        if any(node is None or node.will_run for node in upstream):
+            continue
+        node = Node(model=model, step=step, needs=needs, fields=last.ingredients.get("fields", {}),
+                    tools=last.ingredients.get("tools", {}))
+        node.key = cache_key(node.ingredients({kind: output_digests(by_kind[kind].entry) for kind in needs}))
+        node.entry = store.actions.get(node.key)
+        if node.entry is not None:
+            found.append(node)
+    return found
+
+
+def measure_plan(model: Model, record: Record, store: LocalStore, step: Step, *,
+                 steps: Sequence[Step] | None = None) -> Plan:
+    """The plan that runs the opt-in `step` on the model's last sync, described by `record`.
+
+    The steps it needs are pinned to the keys the record names and must still be cached (the
+    measurement is of what was synced, not of what a sync would make today); the opt-in node
+    is forced, because a command asked for a fresh measurement.
+    """
+    from zoo.pipeline.steps import pipeline_steps
+
+    known = {s.kind: s for s in (pipeline_steps() if steps is None else steps)}
+    options = RunOptions(random_weights=record.random_weights)
+    nodes: dict[str, Node] = {}
+    for kind in step.needs:
+        _pin(model, record, store, known, kind, nodes)
+    target = Node(model=model, step=step, needs=step.needs, fields=jsonable(step.fields(model, options)),
+                  tools={name: tool_version(name) for name in sorted(step.tools_for(model))}, forced=True)
+    ordered = [*nodes.values(), target]
+    predict(ordered, store)
+    stale = next((node for node in ordered[:-1] if node.will_run), None)
+    if stale is not None:
+        raise StepError(f"{model.id}: the {stale.kind} step of the last `zoo sync` no longer matches this zoo "
+                        f"({'; '.join(stale.reasons)}); run `zoo sync {model.id}` again")
+    return Plan(models=[model], nodes={model.id: ordered}, options=options, measure=True)
+
+
+def _pin(model: Model, record: Record, store: LocalStore, known: dict[str, Step], kind: str,
+         nodes: dict[str, Node]) -> None:
+    """Add the node of `kind` as the record names it, after the nodes it needs."""
+    if kind in nodes:
+        return
+    recorded = record.steps.get(kind)
+    entry = store.actions.get(recorded.key) if recorded is not None and kind in known else None
+    if entry is None:
+        raise StepError(f"{model.id}: the {kind} result of the last `zoo sync` is not in the store "
+                        f"(removed by `zoo store gc` or `verify`?); run `zoo sync {model.id}` again")
+    ingredients = entry.ingredients
+    node = Node(model=model, step=known[kind], needs=tuple(ingredients.get("inputs", {})),
+                fields=ingredients.get("fields", {}), tools=ingredients.get("tools", {}))
+    for need in node.needs:
+        _pin(model, record, store, known, need, nodes)
+    nodes[kind] = node
+
+
+def predict(nodes: list[Node], store: LocalStore) -> None:
     """Fill each node's predicted key, cached entry and reasons, in dependency order."""
     by_kind = {node.kind: node for node in nodes}
     for node in nodes:
         pending = [kind for kind in node.needs if by_kind[kind].will_run]
-        last = store.last_result(node.model.stem, node.kind)
+        last = store.actions.last(node.model.stem, node.kind)
         if pending:
             node.key, node.entry = None, None
             own = explain(last, node.ingredients({}), inputs_known=False) if last is not None else []
@@ -194,7 +272,7 @@ def predict(nodes: list[Node], store: Store) -> None:
         digests = {kind: output_digests(by_kind[kind].entry) for kind in node.needs}
         ingredients = node.ingredients(digests)
         node.key = cache_key(ingredients)
-        node.entry = store.get_action(node.key)
+        node.entry = store.actions.get(node.key)
         if node.forced:
             node.reasons = [f"forced (--force {node.kind})"]
         elif node.entry is None:

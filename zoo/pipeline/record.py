@@ -1,14 +1,17 @@
-"""The per-model record written next to a synced model's outputs (`record.json`).
+"""The per-model record written next to a synced model's outputs (`record.json`): its schema
+and its one reader.
 
-It is the only thing downstream consumers (docs, eval, bench) read about a sync: digests,
-cache keys, tool versions, metrics and warnings per step. Well-known metric names:
+It is the only thing downstream consumers (docs, eval, bench, gc) read about a sync: digests,
+cache keys, tool versions, metrics and warnings per step. `zoo.pipeline.publish` is the only
+writer; eval and bench are opt-in steps of the same pipeline. Well-known metric names:
 
 - fetch:    ``sha256``, ``size``, ``source_url`` (credentials masked), ``resumed_bytes``, ``attempts``
 - convert:  ``input_name``, ``output_name``, ``params`` (int, as the source framework counts)
 - measure (in the convert or simplify step): ``macs`` (int), ``flops_g``, ``params_m``
 - validate: ``max_abs``, ``max_rel``, ``cosine``, ``top1_agreement``, ``top5_agreement``
 - render:   ``approximations`` (list of str), ``files`` (list of file names)
-- eval:     ``top1``, ``top5`` (percent), ``images``, ``preprocess`` (source|deploy)
+- eval:     ``top1``, ``top5`` (percent), ``images``, ``preprocess`` (source|deploy), ``passed``,
+            ``checks``, ``onnx`` (the file measured); outputs ``predictions-<pipeline>``
 - bench:    ``latency_ms`` ({batch: {"median": ms, "p90": ms}}), ``machine`` (str), ``threads``
 """
 
@@ -17,17 +20,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from zoo.errors import RecordError
+from zoo.store.actions import OutputFile
 
 RECORD_NAME = "record.json"
-
-
-class OutputFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    name: str = Field(description="Path inside the model's output folder (POSIX, may hold a sub-folder).")
-    digest: str = Field(description="sha256 of the content (the store's address).")
-    size: int
 
 
 class StepRecord(BaseModel):
@@ -67,47 +65,26 @@ class Record(BaseModel):
         return target
 
 
-def record_lock(folder: Path) -> Any:
-    """The lock every read-modify-write of `folder`/record.json holds (sync, eval, bench).
-
-    The lock file sits beside the model folder, so the folder holds only outputs and record.
-    """
-    from filelock import FileLock
-
-    return FileLock(str(folder.parent / f".{folder.name}.record.lock"))
-
-
-def save_step(folder: Path, step: StepRecord) -> Path:
-    """Put `step` into `folder`/record.json under its kind, leaving every other step untouched."""
-    with record_lock(folder):
-        record = read_record(folder)
-        if record is None:
-            from zoo.errors import StepError
-
-            raise StepError(f"{folder} has no {RECORD_NAME}; run `zoo sync` first")
-        record.steps[step.kind] = step
-        return record.write(folder)
-
-
-def keep_measurements(previous: Record, record: Record) -> None:
-    """Carry over steps run outside `zoo sync` (eval, bench) whose measured ONNX is still an output.
-
-    Those steps name the file they measured in ``metrics["onnx"]["digest"]``; while a re-sync
-    produces the same file, their results stay true and must not be dropped.
-    """
-    current = {o.digest for step in record.steps.values() for o in step.outputs.values()}
-    for kind, step in previous.steps.items():
-        measured = step.metrics.get("onnx")
-        if kind not in record.steps and isinstance(measured, dict) and measured.get("digest") in current:
-            record.steps[kind] = step
-
-
 def read_record(folder: Path) -> Record | None:
-    """The record in `folder`, or None if there is none."""
+    """The record in `folder`, or None if there is none; `RecordError` if it cannot be read.
+
+    Every command that reads records reads them here, so a damaged file gets one message
+    everywhere: which file, what is wrong with it, and what to do.
+    """
     path = folder / RECORD_NAME
-    if not path.exists():
+    try:
+        text = path.read_bytes()
+    except FileNotFoundError:
         return None
-    return Record.model_validate_json(path.read_text(encoding="utf-8"))
+    try:
+        return Record.model_validate_json(text)
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        detail = f"{where}: {problem['msg']}" if where else problem["msg"]
+        raise RecordError(
+            f"{path}: not a valid sync record ({detail}); delete it and run `zoo sync` again"
+        ) from None
 
 
 def read_records(root: Path) -> dict[str, Record]:

@@ -2,7 +2,7 @@
 
 A step is pure: given a model, the files its input steps produced and the run options, it
 writes files into a fresh work folder and returns their paths plus small JSON metrics.
-It never returns framework objects, so an executor may run it in another process (or on
+It never returns framework objects, so a backend may run it in another process (or on
 another machine against a shared store). Its cache key is derived from `kind`, `version`,
 `fields(model, options)`, the digests of its inputs and the versions of `tools`.
 
@@ -32,8 +32,9 @@ class RunOptions:
     dtype: str | None = None
     calib_dir: str | None = None
     templates_dir: str | None = None
-    #: Folder kept across runs where partial downloads wait to be resumed. Where bytes are
-    #: parked never changes a result, so no step puts it in its fields.
+    #: Folder kept across runs where partial downloads wait to be resumed: the downloads area
+    #: of the store the step runs against, filled in by `execute_node` wherever it runs. Where
+    #: bytes are parked never changes a result, so no step puts it in its fields.
     downloads_dir: str | None = None
 
 
@@ -44,6 +45,23 @@ class StepResult:
     outputs: dict[str, Path] = field(default_factory=dict)
     metrics: dict[str, Any] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+
+
+class StepReport:
+    """Where a step tells people about long work; the command running it decides what to show.
+
+    This base class shows nothing (a step run on its own, e.g. in a test, reports to nobody).
+    It has the shape of `zoo.store.fetch.download.FetchProgress`, so a download reports here too.
+    """
+
+    def start(self, total: int | None, completed: int = 0) -> None:
+        """Work of `total` units (None: unknown) begins, `completed` of them already done."""
+
+    def advance(self, amount: int) -> None:
+        """`amount` more units are done."""
+
+    def note(self, message: str) -> None:
+        """A line for people: a retry, a wait, a summary."""
 
 
 class StepInputs(dict[str, Path]):
@@ -58,12 +76,15 @@ class StepInputs(dict[str, Path]):
         self,
         files: dict[str, dict[str, Path]] | None = None,
         metrics: dict[str, dict[str, Any]] | None = None,
+        report: StepReport | None = None,
     ):
-        """`files` maps each needed step kind to its outputs (name -> path)."""
+        """`files` maps each needed step kind to its outputs (name -> path); `report` is where
+        the step reports progress (nowhere by default)."""
         by_kind = files or {}
         super().__init__({name: path for outputs in by_kind.values() for name, path in outputs.items()})
         self.by_kind: dict[str, dict[str, Path]] = by_kind
         self.metrics: dict[str, dict[str, Any]] = metrics or {}
+        self.report = report or StepReport()
 
     def of(self, kind: str) -> dict[str, Path]:
         """The outputs of the step `kind` (empty if that step is not part of the plan)."""
@@ -85,6 +106,9 @@ class Step:
     #: Whether the outputs are materialised into the model's output folder (fetched weights
     #: stay in the store: deployment needs the ONNX file, not the checkpoint).
     publish: ClassVar[bool] = True
+    #: Not part of a plain `zoo sync`: a command adds it (eval, bench). Its last result is carried
+    #: into later plans while its key (fields + input digests) is still cached.
+    opt_in: ClassVar[bool] = False
 
     def applies(self, model: Model, options: RunOptions) -> bool:
         """Whether this step is part of the model's plan (e.g. no fetch with random weights)."""
@@ -104,7 +128,7 @@ class Step:
     def run(self, model: Model, inputs: StepInputs, workdir: Path, options: RunOptions) -> StepResult:
         """Do the work, writing only inside `workdir`; raise a `zoo.errors.StepError` on failure.
 
-        Output files must lie in `workdir` (the executor moves them into the store); a file's
+        Output files must lie in `workdir` (`execute_node` moves them into the store); a file's
         path relative to `workdir` is its path in the model's output folder.
         """
         raise NotImplementedError

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -62,9 +61,7 @@ class FetchStep(Step):
             mirrors=(*options.weights_from, *weights.mirrors),
             offline=options.offline,
             require_pinned=options.require_pinned,
-            # on a terminal the run's live display shows the step (two live bars would fight);
-            # elsewhere, one line per retry and per file, so a long download is not silent
-            progress=False if sys.stderr.isatty() else None,
+            progress=inputs.report,  # the command running the step decides what people see
         )
         target = workdir / name
         os.replace(result.path, target)

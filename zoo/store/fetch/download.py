@@ -10,7 +10,7 @@ Why it works the way it does:
 - a file lock (`.<dest name>.lock` beside it) makes concurrent fetches of one file download it once;
 - URLs are only ever shown through `redact`, so passwords and tokens never reach a log.
 
-Heavy-ish imports (requests, rich, filelock) happen inside functions: `import zoo.store.fetch.download`
+Heavy-ish imports (requests, urllib3) happen inside functions: `import zoo.store.fetch.download`
 stays cheap for the light commands that only need `redact`.
 """
 
@@ -25,13 +25,12 @@ import posixpath
 import queue
 import random
 import re
-import sys
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Self
+from typing import TYPE_CHECKING, Protocol, Self
 from urllib.parse import unquote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
@@ -104,15 +103,15 @@ def fetch(
     require_pinned: bool = False,
     timeout: tuple[float, float] = (10, 60),
     retries: int = 5,
-    progress: bool | None = None,
+    progress: FetchProgress | None = None,
 ) -> FetchResult:
     """Put the file at `url` (http(s)://, file:// or a path) at `dest`, checked against the pins.
 
     `mirrors` are folders or URL prefixes where the file name is looked for before `url` (an
     entry that already ends with the file name is used as it is). `offline` allows local
     places only. `require_pinned` refuses anything without `sha256`. `retries` counts failed
-    attempts in a row that made no progress. `progress`: None shows a bar on a terminal and one
-    line per file otherwise, True always a bar, False nothing.
+    attempts in a row that made no progress. `progress` hears about the transfer (bytes, retries,
+    waits and a summary line); the caller decides what to show, and None shows nothing.
 
     A `dest` that already holds the pinned file is kept (`attempts == 0`); an unpinned one is
     fetched again, unless another process published it while this one waited for the lock.
@@ -125,16 +124,13 @@ def fetch(
         )
     pins = _Pins(sha256, size, hash_prefix)
     dest.parent.mkdir(parents=True, exist_ok=True)
-    reporter = _Reporter.create(progress, dest.name)
+    reporter = progress or _Silent()
     seen_before = _signature(dest)
-    try:
-        with _locked(dest, reporter):
-            present = _already_there(dest, pins, seen_before, url)
-            if present is not None:
-                return present
-            return _fetch_from_sources(url, dest, pins, mirrors, offline, timeout, retries, reporter)
-    finally:
-        reporter.close()
+    with _locked(dest, reporter):
+        present = _already_there(dest, pins, seen_before, url)
+        if present is not None:
+            return present
+        return _fetch_from_sources(url, dest, pins, mirrors, offline, timeout, retries, reporter)
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -157,21 +153,12 @@ def _already_there(dest: Path, pins: _Pins, seen_before: tuple[int, int, int] | 
     return FetchResult(dest, digest, nbytes, redact(url), attempts=0)
 
 
-@contextlib.contextmanager
-def _locked(dest: Path, reporter: _Reporter) -> Iterator[None]:
+def _locked(dest: Path, reporter: FetchProgress) -> contextlib.AbstractContextManager[None]:
     """Hold `.<dest name>.lock`, so that concurrent fetches of one file download it once."""
-    from filelock import FileLock, Timeout
+    from zoo.store.locks import hold
 
-    lock = FileLock(dest.with_name(f".{dest.name}.lock"))  # hidden: it stays after release, by design
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        reporter.note(f"waiting for another process fetching {dest.name}")
-        lock.acquire()
-    try:
-        yield
-    finally:
-        lock.release()
+    return hold(dest.with_name(f".{dest.name}.lock"),  # hidden: it stays after release, by design
+                on_wait=lambda: reporter.note(f"waiting for another process fetching {dest.name}"))
 
 
 def _fetch_from_sources(
@@ -182,9 +169,10 @@ def _fetch_from_sources(
     offline: bool,
     timeout: tuple[float, float],
     retries: int,
-    reporter: _Reporter,
+    reporter: FetchProgress,
 ) -> FetchResult:
     """Try each mirror, then `url`; publish the first bytes that pass the checks."""
+    started = time.monotonic()
     name = _file_name(url)
     partial = _Partial.beside(dest)
     lines: list[str] = []  # what happened at each place, for the final error
@@ -212,7 +200,7 @@ def _fetch_from_sources(
             continue
         warnings = tuple(str(e) for e in errors if isinstance(e, IntegrityError))
         result = FetchResult(dest, digest, nbytes, label, resumed, attempts, warnings)
-        reporter.done(result)
+        reporter.note(_summary(dest.name, result, time.monotonic() - started))
         return result
     if len(lines) == 1 and errors:
         raise errors[0]
@@ -293,13 +281,13 @@ def _candidates(url: str, mirrors: Sequence[str], name: str) -> list[str]:
     return list(dict.fromkeys(places))
 
 
-def _copy_local(source: Path, partial: _Partial, reporter: _Reporter) -> tuple[str, int]:
+def _copy_local(source: Path, partial: _Partial, reporter: FetchProgress) -> tuple[str, int]:
     """Copy `source` into the `.part` file, hashing as it goes."""
     partial.discard()
     hasher = hashlib.sha256()
     nbytes = 0
     try:
-        reporter.begin(source.stat().st_size, 0)
+        reporter.start(source.stat().st_size, 0)
         with open(source, "rb") as src, open(partial.part, "wb") as out:
             while chunk := src.read(CHUNK):
                 out.write(chunk)
@@ -394,7 +382,7 @@ class _Retry(Exception):
 class _HttpDownload:
     """One URL fetched into a `.part` file, resumed and retried until complete or hopeless."""
 
-    def __init__(self, url: str, partial: _Partial, pins: _Pins, timeout: tuple[float, float], reporter: _Reporter):
+    def __init__(self, url: str, partial: _Partial, pins: _Pins, timeout: tuple[float, float], reporter: FetchProgress):
         self.url = url
         self.label = redact(url)
         self.partial = partial
@@ -484,7 +472,7 @@ class _HttpDownload:
         import requests
         import urllib3
 
-        self.reporter.begin(total, offset)
+        self.reporter.start(total, offset)
         received = 0
         too_long = False
         try:
@@ -628,24 +616,56 @@ class _HashingThread:
         return self._hasher.hexdigest()
 
 
-_REASONS = (
-    (re.compile(r"connect timeout|ConnectTimeout", re.IGNORECASE), "connection timed out"),
-    (re.compile(r"read timed out|ReadTimeout", re.IGNORECASE), "read timed out"),
-    (re.compile(r"Connection refused", re.IGNORECASE), "connection refused"),
-    (re.compile(r"Name or service not known|nodename nor servname|getaddrinfo|name resolution", re.IGNORECASE),
-     "host name not found"),
-    (re.compile(r"IncompleteRead|Connection broken|prematurely", re.IGNORECASE), "connection broken mid-transfer"),
-    (re.compile(r"Connection reset|Connection aborted|RemoteDisconnected", re.IGNORECASE), "connection reset"),
-)
-
-
 def _network_reason(exc: BaseException) -> str:
-    """A short, credential-free reason for a network failure."""
-    text = str(exc)
-    for pattern, reason in _REASONS:
-        if pattern.search(text):
+    """A short, credential-free reason for a network failure, told by the exception's type.
+
+    requests wraps urllib3, which wraps the socket error, so the whole chain is looked at,
+    and the most telling cause wins (a refused connection is also a `NewConnectionError`).
+    """
+    causes = _causes(exc)
+    for reason, matches in _reasons():
+        if any(matches(cause) for cause in causes):
             return reason
-    return redact_text(text)[:200] or type(exc).__name__
+    return redact_text(str(exc))[:200] or type(exc).__name__
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and everything it wraps: causes, contexts, urllib3's `reason` and exception args."""
+    found: list[BaseException] = []
+    pending = [exc]
+    while pending:
+        current = pending.pop(0)
+        if any(current is seen for seen in found):
+            continue
+        found.append(current)
+        linked = [current.__cause__, current.__context__, getattr(current, "reason", None), *current.args]
+        pending += [e for e in linked if isinstance(e, BaseException)]
+    return found
+
+
+def _reasons() -> list[tuple[str, Callable[[BaseException], bool]]]:
+    """(reason, test) pairs, most specific first."""
+    import http.client
+    import socket
+    import ssl
+
+    import requests
+    import urllib3.exceptions as u3
+
+    def kind(*types: type[BaseException]) -> Callable[[BaseException], bool]:
+        return lambda exc: isinstance(exc, types)
+
+    return [
+        ("host name not found", kind(socket.gaierror, u3.NameResolutionError)),
+        ("connection refused", kind(ConnectionRefusedError)),
+        ("connection reset", kind(ConnectionResetError, ConnectionAbortedError, http.client.RemoteDisconnected)),
+        ("connection broken mid-transfer",
+         kind(http.client.IncompleteRead, u3.ProtocolError, requests.exceptions.ChunkedEncodingError)),
+        ("TLS handshake failed", kind(ssl.SSLError, requests.exceptions.SSLError)),
+        ("connection timed out", lambda exc: isinstance(exc, requests.ConnectTimeout | u3.ConnectTimeoutError)
+         and not isinstance(exc, u3.NewConnectionError)),
+        ("read timed out", kind(requests.ReadTimeout, u3.ReadTimeoutError, TimeoutError)),
+    ]
 
 
 def _human(nbytes: float) -> str:
@@ -659,70 +679,37 @@ def _human(nbytes: float) -> str:
 # -- progress ----------------------------------------------------------------------------------
 
 
-class _Reporter:
-    """Shows one file's transfer: a rich bar on a terminal, one line otherwise, or nothing."""
+class FetchProgress(Protocol):
+    """Hears about one file's transfer; what people see of it is the caller's choice."""
 
-    def __init__(self, mode: str, name: str):
-        self.mode = mode
-        self.name = name
-        self._bar: Any = None
-        self._task: Any = None
-        self._began: float | None = None
+    def start(self, total: int | None, completed: int = 0) -> None:
+        """A transfer of `total` bytes (None: unknown) begins, `completed` of them already here."""
+        ...
 
-    @classmethod
-    def create(cls, progress: bool | None, name: str) -> _Reporter:
-        if progress is None:
-            return cls("bar" if sys.stderr.isatty() else "line", name)
-        return cls("bar" if progress else "off", name)
+    def advance(self, amount: int) -> None: ...
 
     def note(self, message: str) -> None:
-        if self.mode == "off":
-            return
-        if self._bar is not None:
-            self._bar.console.print(message, markup=False, highlight=False)
-        else:
-            print(message, file=sys.stderr, flush=True)
+        """A line for people: a retry, a wait for another process, the summary of the fetch."""
+        ...
 
-    def begin(self, total: int | None, completed: int) -> None:
-        if self._began is None:
-            self._began = time.monotonic()
-        if self.mode != "bar":
-            return
-        if self._bar is None:
-            from rich.console import Console
-            from rich.progress import (
-                BarColumn,
-                DownloadColumn,
-                Progress,
-                TextColumn,
-                TimeRemainingColumn,
-                TransferSpeedColumn,
-            )
 
-            console = Console(stderr=True, force_terminal=True if not sys.stderr.isatty() else None)
-            self._bar = Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
-                                 TransferSpeedColumn(), TimeRemainingColumn(), console=console, transient=True)
-            self._bar.start()
-            self._task = self._bar.add_task(self.name, total=total, completed=completed)
-        else:
-            self._bar.update(self._task, total=total, completed=completed)
+class _Silent:
+    """Tells nobody anything (the default)."""
 
-    def advance(self, nbytes: int) -> None:
-        if self._bar is not None:
-            self._bar.advance(self._task, nbytes)
+    def start(self, total: int | None, completed: int = 0) -> None:
+        pass
 
-    def done(self, result: FetchResult) -> None:
-        self.close()
-        if self.mode == "off":
-            return
-        seconds = time.monotonic() - (self._began or time.monotonic())
-        fetched = result.size - result.resumed_bytes
-        rate = f", {_human(fetched / seconds)}/s" if seconds > 0 and fetched else ""
-        resumed = f", resumed at {_human(result.resumed_bytes)}" if result.resumed_bytes else ""
-        self.note(f"fetched {self.name} ({_human(result.size)} in {seconds:.1f} s{rate}{resumed}) "
-                  f"from {result.source_url}; sha256 {result.sha256}")
+    def advance(self, amount: int) -> None:
+        pass
 
-    def close(self) -> None:
-        if self._bar is not None:
-            self._bar.stop()
-            self._bar = None
+    def note(self, message: str) -> None:
+        pass
+
+
+def _summary(name: str, result: FetchResult, seconds: float) -> str:
+    """One line saying what was fetched, how fast and from where."""
+    fetched = result.size - result.resumed_bytes
+    rate = f", {_human(fetched / seconds)}/s" if seconds > 0 and fetched else ""
+    resumed = f", resumed at {_human(result.resumed_bytes)}" if result.resumed_bytes else ""
+    return (f"fetched {name} ({_human(result.size)} in {seconds:.1f} s{rate}{resumed}) "
+            f"from {result.source_url}; sha256 {result.sha256}")

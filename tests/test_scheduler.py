@@ -1,4 +1,5 @@
-"""The executor: cache hits, records, parallelism, failure isolation, races, kills and Ctrl-C."""
+"""The scheduler and the local backend: cache hits, records, parallelism, failure isolation,
+races, kills, Ctrl-C, publishing (healing) and opt-in results carried across syncs."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -15,6 +17,7 @@ import pytest
 from sync_support import (
     MARKERS_ENV,
     SLEEP_ENV,
+    Measure,
     load_models,
     make_steps,
     marks,
@@ -23,11 +26,12 @@ from sync_support import (
 )
 
 from tests.fault_server import Fault, FaultServer
-from zoo.pipeline.executor import Executor, RunResult
-from zoo.pipeline.plan import build_plan
-from zoo.pipeline.record import StepRecord, read_record, save_step
-from zoo.pipeline.steps.base import RunOptions
-from zoo.store.local import Store
+from zoo.errors import StepError
+from zoo.pipeline.plan import build_plan, measure_plan
+from zoo.pipeline.record import read_record
+from zoo.pipeline.scheduler import RunResult, run_plan
+from zoo.pipeline.steps.base import RunOptions, Step, StepResult
+from zoo.store.local import LocalStore
 from zoo_cli.cmd_sync import EXIT_INTERRUPTED, sync_models
 
 HEAVY = ("torch", "timm", "onnx", "onnxruntime", "onnxsim", "paddle")
@@ -42,11 +46,16 @@ def markers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 def sync(tmp_path: Path, names: list[str], *, jobs: int = 1, keep_going: bool = False,
-         options: RunOptions | None = None, store: Store | None = None) -> RunResult:
+         options: RunOptions | None = None, opt_in: list[Step] | None = None) -> RunResult:
     models = load_models(write_manifest(tmp_path / "manifests", names))
-    store = store or Store(tmp_path / "store")
-    plan = build_plan(models, options or RunOptions(), store, steps=make_steps())
-    return Executor(store, out_dir=tmp_path / "out", jobs=jobs, keep_going=keep_going).run(plan)
+    store = LocalStore(tmp_path / "store")
+    plan = build_plan(models, options or RunOptions(), store, steps=make_steps(), opt_in=opt_in)
+    return run_plan(plan, store, out_dir=tmp_path / "out", jobs=jobs, keep_going=keep_going)
+
+
+def blob_file(store: LocalStore, digest: str) -> Path:
+    """Where the local store keeps a blob (its documented layout)."""
+    return store.root / "cas" / "sha256" / digest[:2] / digest
 
 
 def statuses(result: RunResult) -> dict[tuple[str, str], str]:
@@ -66,13 +75,13 @@ def test_cold_run_materialises_outputs_and_records(tmp_path: Path, markers: Path
     record = read_record(folder)
     assert record is not None and record.model_id == "timm/alpha" and not record.random_weights
     assert list(record.steps) == ["source", "build", "publish"]
-    store = Store(tmp_path / "store")
+    store = LocalStore(tmp_path / "store")
     for step in record.steps.values():
         assert step.status == "ran" and step.key and step.seconds >= 0
         for output in step.outputs.values():
             data = (folder / output.name).read_bytes()
             assert output.digest == hashlib.sha256(data).hexdigest() and output.size == len(data)
-            assert os.path.samefile(folder / output.name, store.blob_path(output.digest))  # hard link
+            assert os.path.samefile(folder / output.name, blob_file(store, output.digest))  # hard link
     assert record.steps["source"].tool_versions == {"zoo-test-tool": "not installed"}
     assert record.steps["build"].metrics == {"bytes": record.steps["build"].outputs["built"].size,
                                              "inputs": ["src"]}
@@ -131,7 +140,7 @@ def test_a_crashing_worker_fails_only_its_model(tmp_path: Path, markers: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     names = ["alpha", "bug", "crash", "fail", "kill", "omega"]
     models = load_models(write_manifest(tmp_path / "manifests", names))
-    store = Store(tmp_path / "store")
+    store = LocalStore(tmp_path / "store")
     code = sync_models(models, store=store, options=RunOptions(), out_dir=tmp_path / "out", jobs=2,
                        keep_going=True, steps=make_steps())
     assert code == 1
@@ -211,7 +220,7 @@ def test_two_processes_syncing_one_model_compute_it_once(tmp_path: Path, markers
     records = [read_record(tmp_path / out / "timm-slow") for out in ("out1", "out2")]
     assert records[0] is not None and records[1] is not None
     assert records[0].steps["publish"].outputs == records[1].steps["publish"].outputs
-    assert Store(tmp_path / "store").verify().ok
+    assert LocalStore(tmp_path / "store").verify().ok
 
 
 def test_kill_9_during_a_step_then_a_rerun_completes(tmp_path: Path, markers: Path) -> None:
@@ -223,7 +232,7 @@ def test_kill_9_during_a_step_then_a_rerun_completes(tmp_path: Path, markers: Pa
     process.send_signal(signal.SIGKILL)
     process.wait(timeout=30)
     wait_for(lambda: not alive(worker), timeout=15)  # the orphaned worker notices and exits
-    store = Store(tmp_path / "store")
+    store = LocalStore(tmp_path / "store")
     assert store.verify().ok
     assert not list((tmp_path / "out").rglob(".*.tmp"))
 
@@ -252,7 +261,7 @@ def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, markers: 
     assert not alive(worker)
     assert read_record(tmp_path / "out" / "timm-alpha") is not None  # finished models are kept
     assert read_record(tmp_path / "out" / "timm-slow") is None
-    store = Store(tmp_path / "store")
+    store = LocalStore(tmp_path / "store")
     assert not list(store.work.iterdir()) and store.verify().ok
 
     again = run_sync(runner_args(tmp_path, "out", "-j", "2"), {MARKERS_ENV: str(markers), SLEEP_ENV: "0"})
@@ -340,22 +349,124 @@ def test_zoo_sync_end_to_end_then_warm(tmp_path: Path) -> None:
     assert verify.returncode == 0 and "0 corrupt" in verify.stdout
 
 
-def test_resync_keeps_measurements_of_an_unchanged_output(tmp_path: Path, markers: Path) -> None:
-    """`zoo eval`/`zoo bench` results describe one output file; a re-sync that produces the
-    same file keeps them, one that changes the file drops them."""
+def test_resync_keeps_opt_in_results_while_what_they_measured_is_unchanged(tmp_path: Path, markers: Path) -> None:
+    """An opt-in result (like `zoo eval`'s) describes one output file; a re-sync that produces the
+    same file keeps it, one that changes the file drops it, and so does a result gone from the cache."""
+    sync(tmp_path, ["alpha"])
+    store = LocalStore(tmp_path / "store")
+    folder = tmp_path / "out" / "timm-alpha"
+    before = read_record(folder)
+    assert before is not None
+    model = load_models(tmp_path / "manifests" / "tiny.yaml")[0]
+    measured = run_plan(measure_plan(model, before, store, Measure(), steps=make_steps()), store,
+                        out_dir=tmp_path / "out")
+    assert measured.ok and ends(markers, "alpha", "measure") == 1
+    after = read_record(folder)
+    assert after is not None and after.steps["measure"].status == "ran"
+    built = before.steps["build"].outputs["built"].size
+    assert after.steps["measure"].metrics == {"bytes": built}
+    assert {k: v for k, v in after.steps.items() if k != "measure"} == before.steps  # the sync's steps untouched
+    assert (folder / "timm-alpha.measured.txt").read_text() == f"{built} bytes\n"
+
+    warm = sync(tmp_path, ["alpha"], opt_in=[Measure()])
+    assert warm.nothing_done and ends(markers, "alpha", "measure") == 1
+    kept = read_record(folder)
+    assert kept is not None and kept.steps["measure"].metrics == {"bytes": built}
+    assert kept.steps["measure"].status == "cached" and (folder / "timm-alpha.measured.txt").is_file()
+
+    sync(tmp_path, ["alpha"], options=RunOptions(seed=1), opt_in=[Measure()])  # `build` output changes with the seed
+    changed = read_record(folder)
+    assert changed is not None and "measure" not in changed.steps
+    assert not (folder / "timm-alpha.measured.txt").exists(), "the dropped result's file leaves the folder"
+
+    run_plan(measure_plan(model, changed, store, Measure(), steps=make_steps()), store, out_dir=tmp_path / "out")
+    key = read_record(folder).steps["measure"].key  # type: ignore[union-attr]
+    store.actions.remove(key)  # e.g. dropped by `zoo store gc`
+    sync(tmp_path, ["alpha"], options=RunOptions(seed=1), opt_in=[Measure()])
+    gone = read_record(folder)
+    assert gone is not None and "measure" not in gone.steps
+
+
+def test_a_failed_opt_in_step_leaves_the_record_as_it_was(tmp_path: Path, markers: Path) -> None:
+    sync(tmp_path, ["alpha"])
+    store = LocalStore(tmp_path / "store")
+    folder = tmp_path / "out" / "timm-alpha"
+    before = read_record(folder)
+    assert before is not None
+    model = load_models(tmp_path / "manifests" / "tiny.yaml")[0]
+
+    class Broken(Measure):
+        def run(self, *args: object) -> StepResult:  # type: ignore[override]
+            raise StepError("the data set is unreadable")
+
+    result = run_plan(measure_plan(model, before, store, Broken(), steps=make_steps()), store,
+                      out_dir=tmp_path / "out")
+    outcome = result.outcome("timm/alpha", "measure")
+    assert outcome is not None and outcome.status == "failed" and outcome.error == "the data set is unreadable"
+    assert read_record(folder) == before
+
+
+def test_a_worker_killed_from_outside_fails_only_its_model(tmp_path: Path, markers: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """kill -9 of a worker process in the middle of a heavy step (as the OOM killer does)."""
+    monkeypatch.setenv(SLEEP_ENV, "60")
+    models = load_models(write_manifest(tmp_path / "manifests", ["alpha", "slow"]))
+    store = LocalStore(tmp_path / "store")
+    plan = build_plan(models, RunOptions(), store, steps=make_steps())
+    killer = threading.Thread(target=_kill_worker_of, args=(markers, "timm-slow"), daemon=True)
+    killer.start()
+    result = run_plan(plan, store, out_dir=tmp_path / "out", jobs=2, keep_going=True)
+    killer.join(timeout=5)
+    assert statuses(result) == {("alpha", "source"): "ran", ("alpha", "build"): "ran", ("alpha", "publish"): "ran",
+                                ("slow", "source"): "ran", ("slow", "build"): "failed", ("slow", "publish"): "skipped"}
+    build = result.outcome("timm/slow", "build")
+    assert build is not None and build.error is not None
+    assert build.error.startswith("the worker process died (killed by SIGKILL; ")
+    assert not list(store.work.iterdir())  # the dead worker's scratch folder is gone
+    record = read_record(tmp_path / "out" / "timm-slow")
+    assert record is not None and record.steps["build"].status == "failed"
+
+
+def _kill_worker_of(markers: Path, stem: str) -> None:
+    wait_for(lambda: marks(markers, stem, "build", "start"))
+    os.kill(marks(markers, stem, "build", "start")[0][1], signal.SIGKILL)
+
+
+def test_publish_heals_a_corrupted_output_file(tmp_path: Path, markers: Path) -> None:
+    """A byte flipped in a hard-linked output corrupts the blob too: `verify` quarantines it,
+    and the next sync leaves a file whose sha256 is the one the record states."""
     sync(tmp_path, ["alpha"])
     folder = tmp_path / "out" / "timm-alpha"
+    built = folder / "timm-alpha.built.txt"
+    built.chmod(0o644)
+    data = bytearray(built.read_bytes())
+    data[0] ^= 0xFF
+    with open(built, "r+b") as handle:  # in place: the hard link (the blob) changes too
+        handle.write(data)
+    assert LocalStore(tmp_path / "store").verify().corrupt
+
+    assert sync(tmp_path, ["alpha"]).ok
     record = read_record(folder)
     assert record is not None
-    built = record.steps["build"].outputs["built"]
-    save_step(folder, StepRecord(kind="eval", key="k", status="ran",
-                                 metrics={"top1": 1.0, "onnx": {"name": built.name, "digest": built.digest}}))
-    save_step(folder, StepRecord(kind="bench", key="k", status="ran",
-                                 metrics={"onnx": {"name": "gone.onnx", "digest": "0" * 64}}))
+    for step in record.steps.values():
+        for output in step.outputs.values():
+            assert hashlib.sha256((folder / output.name).read_bytes()).hexdigest() == output.digest
+
+    # a copy edited by hand (not the blob) is replaced too, whatever its size and time say
+    (folder / "timm-alpha.src.txt").unlink()
+    original = record.steps["source"].outputs["src"]
+    (folder / "timm-alpha.src.txt").write_bytes(b"x" * original.size)
+    os.utime(folder / "timm-alpha.src.txt", ns=(0, 0))
     assert sync(tmp_path, ["alpha"]).nothing_done
-    kept = read_record(folder)
-    assert kept is not None and kept.steps["eval"].metrics["top1"] == 1.0
-    assert "bench" not in kept.steps, "a measurement of a file that is no longer an output is dropped"
-    sync(tmp_path, ["alpha"], options=RunOptions(seed=1))  # `build` output changes with the seed
-    changed = read_record(folder)
-    assert changed is not None and "eval" not in changed.steps
+    assert hashlib.sha256((folder / "timm-alpha.src.txt").read_bytes()).hexdigest() == original.digest
+
+
+def test_the_executor_comes_from_the_option_or_the_environment(tmp_path: Path) -> None:
+    folder = tmp_path / "manifests"
+    write_manifest(folder, ["alpha"])
+    env = {"ZOO_HOME": str(tmp_path / "store"), "ZOO_EXECUTOR": "dask"}
+    unknown = zoo("--manifests", str(folder), "sync", "timm/alpha", env=env, cwd=tmp_path)
+    assert unknown.returncode == 2 and "--executor" in unknown.stderr and "'local'" in unknown.stderr
+    assert "Traceback" not in unknown.stderr
+    chosen = zoo("--manifests", str(folder), "sync", "timm/nothing", "--executor", "local", env=env, cwd=tmp_path)
+    assert chosen.returncode == 1 and "timm/nothing" in chosen.stderr  # the option wins; selection fails next
