@@ -20,12 +20,12 @@ from typing import TYPE_CHECKING
 from zoo import onnxfile
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
+from zoo.sources.base import ConvertRequest, ConvertResult
 
 if TYPE_CHECKING:
     import numpy as np
 
     from zoo.manifest.schema import Model
-    from zoo.sources.base import ConvertRequest
 
 
 #: Images in the one seeded random batch that sets BatchNorm statistics of random weights.
@@ -109,6 +109,18 @@ def stamp(request: ConvertRequest, params: int) -> None:
     label = weights_label(request.weights, request.seed)
     onnxfile.set_metadata(proto, {META_MODEL: request.model.id, META_PARAMS: str(params), META_WEIGHTS: label})
     onnxfile.save(proto, request.out)
+
+
+def finish(request: ConvertRequest, forward: Callable[[np.ndarray], np.ndarray], *, params: int, opset: int,
+           tools: tuple[str, ...], warnings: tuple[str, ...] = ()) -> ConvertResult:
+    """What every converter does once its ONNX file is written: save the source framework's reference
+    outputs, stamp the file's metadata, and describe the result (input/output names read from the file)."""
+    reference = write_reference(forward, request)
+    stamp(request, params)
+    input_name, output_name = onnxfile.io_names(request.out)
+    return ConvertResult(onnx=request.out, reference=reference, input_name=input_name, output_name=output_name,
+                         params=params, opset=opset, random_weights=request.weights is None,
+                         tool_versions=tool_versions(*tools), warnings=warnings)
 
 
 def check_fits(expected: dict[str, tuple[int, ...]], given: dict[str, tuple[int, ...]], path: Path) -> None:

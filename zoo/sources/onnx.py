@@ -16,7 +16,7 @@ from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
 from zoo.manifest.schema import Model
 from zoo.sources.base import ConvertRequest, ConvertResult, SourceLibrary
-from zoo.sources.common import TORCH_INPUT, first_line, stamp, tool_versions, write_reference
+from zoo.sources.common import TORCH_INPUT, finish, first_line
 from zoo.sources.transform import TORCHVISION_RULES
 
 
@@ -57,21 +57,9 @@ class Onnx(SourceLibrary):
             with atomic_path(out) as tmp:
                 shutil.copyfile(weights, tmp)
         session = onnxfile.ort_session(weights)
-        input_name, output_name = onnxfile.io_names(out)
-        reference = write_reference(lambda x: session.run(None, {input_name: x})[0], request)
-        params = _initialiser_elements(proto)
-        stamp(request, params)
-        return ConvertResult(
-            onnx=out,
-            reference=reference,
-            input_name=input_name,
-            output_name=output_name,
-            params=params,
-            opset=wanted or given,
-            random_weights=False,
-            tool_versions=tool_versions(*self.tools),
-            warnings=tuple(warnings),
-        )
+        input_name, _ = onnxfile.io_names(out)
+        return finish(request, lambda x: session.run(None, {input_name: x})[0], params=_initialiser_elements(proto),
+                      opset=wanted or given, tools=self.tools, warnings=tuple(warnings))
 
 
 def _convert_opset(model: Model, proto: Any, given: int, wanted: int) -> Any:

@@ -35,10 +35,8 @@ from zoo.sources.base import ConvertRequest, ConvertResult, SourceLibrary
 from zoo.sources.common import (
     calibration_batch,
     check_fits,
+    finish,
     first_line,
-    stamp,
-    tool_versions,
-    write_reference,
 )
 from zoo.sources.transform import SourceRules, shorter_side
 
@@ -183,20 +181,7 @@ def _export(
             f"paddle2onnx raised the opset from {model.opset} to {opset} (an operator needs it); "
             f"set `deploy.opset: {opset}` to make this explicit"
         )
-    reference = write_reference(forward, request)
-    stamp(request, params)
-    input_name, output_name = onnxfile.io_names(out)
-    return ConvertResult(
-        onnx=out,
-        reference=reference,
-        input_name=input_name,
-        output_name=output_name,
-        params=params,
-        opset=opset,
-        random_weights=request.weights is None,
-        tool_versions=tool_versions(*tools),
-        warnings=tuple(warnings),
-    )
+    return finish(request, forward, params=params, opset=opset, tools=tools, warnings=tuple(warnings))
 
 
 def _build(model: Model) -> Any:

@@ -25,10 +25,8 @@ from zoo.sources.common import (
     TORCH_OUTPUT,
     calibration_batch,
     check_fits,
+    finish,
     first_line,
-    stamp,
-    tool_versions,
-    write_reference,
 )
 from zoo.sources.transform import TORCHVISION_RULES
 
@@ -133,18 +131,7 @@ def export(module: torch.nn.Module, request: ConvertRequest, tools: tuple[str, .
     with atomic_path(request.out) as tmp:
         _torchscript_export(module, request.model, tmp)
     params = sum(p.numel() for p in module.parameters())
-    reference = write_reference(_forward(module, request.model), request)
-    stamp(request, params)
-    return ConvertResult(
-        onnx=request.out,
-        reference=reference,
-        input_name=TORCH_INPUT,
-        output_name=TORCH_OUTPUT,
-        params=params,
-        opset=request.model.opset,
-        random_weights=request.weights is None,
-        tool_versions=tool_versions(*tools),
-    )
+    return finish(request, _forward(module, request.model), params=params, opset=request.model.opset, tools=tools)
 
 
 def _torchscript_export(module: torch.nn.Module, model: Model, target: Path) -> None:
