@@ -252,16 +252,22 @@ def test_pipelines_are_made_by_name(photos: list[Image.Image]) -> None:
         pipelines(model, ["vdsp"])
 
 
-def test_deploy_pipeline_follows_the_vdsp_file(photos: list[Image.Image]) -> None:
-    """cspresnet50's vdsp_params: square resize to 288, crop 256 at (16, 16), fp16 statistics."""
+@pytest.mark.parametrize(("backend", "resize_type"), [("cv2", "BILINEAR_CV"), ("pil", "BILINEAR_PILLOW")])
+def test_deploy_pipeline_follows_the_vdsp_file(photos: list[Image.Image], backend: str, resize_type: str) -> None:
+    """cspresnet50's vdsp_params: square resize to 288 with the source library's bilinear filter,
+    crop 256 at (16, 16), fp16 statistics."""
     cv2 = pytest.importorskip("cv2")
-    model = _model()
+    model = _model(resize_backend=backend)
     ctx = build_context(model)
-    assert (ctx.resize.height, ctx.crop.x, ctx.crop.y, ctx.resize.type) == (288, 16, 16, "BILINEAR_CV")
+    assert (ctx.resize.height, ctx.crop.x, ctx.crop.y, ctx.resize.type) == (288, 16, 16, resize_type)
     assert ctx.normalise.mean_fp16 == (0.485107421875, 0.4560546875, 0.406005859375)
     for image in photos:
         got = deploy_pipeline(image, ctx)
-        square = cv2.resize(np.asarray(image), (288, 288), interpolation=cv2.INTER_LINEAR)[16:272, 16:272]
+        if backend == "cv2":
+            resized = cv2.resize(np.asarray(image), (288, 288), interpolation=cv2.INTER_LINEAR)
+        else:
+            resized = np.asarray(image.resize((288, 288), Image.Resampling.BILINEAR))
+        square = resized[16:272, 16:272]
         mean, std = np.float16(ctx.normalise.mean_fp16), np.float16(ctx.normalise.std_fp16)
         expected = ((square.astype(np.float16) / np.float16(255) - mean) / std).transpose(2, 0, 1)
         assert got.dtype == np.float32 and np.array_equal(got, expected.astype(np.float32))

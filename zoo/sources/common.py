@@ -57,6 +57,11 @@ def reference_path(model: Model, onnx_path: Path) -> Path:
     return onnx_path.with_name(f"{model.stem}.reference.npz")
 
 
+def torchscript_path(model: Model, onnx_path: Path) -> Path:
+    """Where a torch converter saves the TorchScript file (`deploy.frontend: pytorch`): `<model stem>.torchscript.pt` beside the ONNX."""
+    return onnx_path.with_name(f"{model.stem}.torchscript.pt")
+
+
 def weights_label(weights: Path | None, seed: int) -> str:
     """How the ONNX metadata and the record describe the weights."""
     if weights is None:

@@ -217,6 +217,7 @@ class TorchLibrary(SourceLibrary):
     default_opset = 11
     input_name = TORCH_INPUT
     eval_rules = TORCHVISION_RULES
+    frontends = frozenset({"onnx", "pytorch"})
 
     @abstractmethod
     def build(self, model: Model) -> torch.nn.Module:
