@@ -60,6 +60,8 @@ class ConvertResult:
     random_weights: bool
     tool_versions: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: The TorchScript file of the same module, when `deploy.frontend: pytorch` asks for one.
+    torchscript: Path | None = None
 
 
 class SourceLibrary(ABC):

@@ -6,7 +6,9 @@
   `model`, `module.` prefixes) are unwrapped.
 - `apply_checkpoint` loads it strictly: missing or unexpected keys are an error listing them.
 - `export` writes the ONNX graph with the TorchScript exporter (`dynamo=False`, which honours
-  the manifest's opset as deployment toolchains expect), then the reference outputs.
+  the manifest's opset as deployment toolchains expect), then the reference outputs; with
+  `deploy.frontend: pytorch` also a TorchScript file of the same module (`torch.jit.trace` on
+  the photograph, saved beside the ONNX), which vamc compiles instead of the ONNX graph.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
+from zoo.manifest.schema import Frontend
 from zoo.sources.base import ConvertRequest, ConvertResult, SourceLibrary
 from zoo.sources.common import (
     TORCH_INPUT,
@@ -28,6 +31,7 @@ from zoo.sources.common import (
     first_line,
     stamp,
     tool_versions,
+    torchscript_path,
     write_reference,
 )
 from zoo.sources.transform import TORCHVISION_RULES
@@ -131,7 +135,8 @@ def export(module: torch.nn.Module, request: ConvertRequest, tools: tuple[str, .
     """
     module.eval()
     with atomic_path(request.out) as tmp:
-        _torchscript_export(module, request.model, tmp)
+        _onnx_export(module, request.model, tmp)
+    torchscript = trace(module, request) if request.model.deploy.frontend == Frontend.pytorch else None
     params = sum(p.numel() for p in module.parameters())
     reference = write_reference(_forward(module, request.model), request)
     stamp(request, params)
@@ -144,10 +149,31 @@ def export(module: torch.nn.Module, request: ConvertRequest, tools: tuple[str, .
         opset=request.model.opset,
         random_weights=request.weights is None,
         tool_versions=tool_versions(*tools),
+        torchscript=torchscript,
     )
 
 
-def _torchscript_export(module: torch.nn.Module, model: Model, target: Path) -> None:
+def trace(module: torch.nn.Module, request: ConvertRequest) -> Path:
+    """Trace `module` on the first validation input (the photograph) and save the TorchScript file beside the ONNX."""
+    import torch
+
+    example = torch.from_numpy(request.inputs.array[:1])
+    try:
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracer warnings about data-dependent branches
+            traced = torch.jit.trace(module, example)
+    except Exception as exc:  # the tracer raises many unrelated types for code it cannot follow
+        raise ConversionError(
+            f"{request.model.id}: torch.jit.trace failed: {first_line(exc)}. "
+            "Deploy this model with `deploy.frontend: onnx`."
+        ) from exc
+    target = torchscript_path(request.model, request.out)
+    with atomic_path(target) as tmp:
+        torch.jit.save(traced, str(tmp))
+    return target
+
+
+def _onnx_export(module: torch.nn.Module, model: Model, target: Path) -> None:
     """`torch.onnx.export` at the manifest's opset, batch 1 unless `deploy.dynamic_batch`."""
     import torch
 
