@@ -19,8 +19,8 @@ from zoo.pipeline.steps.base import RunOptions
 from zoo.pipeline.steps.convert import ConvertStep
 
 PYTORCH = {"frontend": "pytorch"}
-#: torch deprecates tracing in favour of torch.export, which vamc does not read
-pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit.trace:FutureWarning")
+#: torch deprecates TorchScript in favour of torch.export, which vamc does not read
+pytestmark = pytest.mark.filterwarnings("ignore:`torch.jit:FutureWarning")
 
 
 def test_timm_model_gets_a_torchscript_file_that_validates(tmp_path: Path) -> None:

@@ -40,6 +40,7 @@ weights, whose logits can reach 1e3..1e5 (`abs_limit` in the metrics shows the l
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -258,7 +259,9 @@ def run_torchscript(model: Model, path: Path, inputs: np.ndarray) -> np.ndarray:
     import torch
 
     try:
-        module = torch.jit.load(str(path), map_location="cpu").eval()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch deprecates TorchScript; vamc reads it
+            module = torch.jit.load(str(path), map_location="cpu").eval()
     except (RuntimeError, OSError, ValueError) as exc:
         raise ValidationFailed(f"{model.id}: cannot load the TorchScript file {path.name}: {exc}") from exc
     with torch.no_grad():

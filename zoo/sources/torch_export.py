@@ -158,17 +158,17 @@ def trace(module: torch.nn.Module, request: ConvertRequest) -> Path:
     import torch
 
     example = torch.from_numpy(request.inputs.array[:1])
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # tracer warnings about data-dependent branches
-            traced = torch.jit.trace(module, example)
-    except Exception as exc:  # the tracer raises many unrelated types for code it cannot follow
-        raise ConversionError(
-            f"{request.model.id}: torch.jit.trace failed: {first_line(exc)}. "
-            "Deploy this model with `deploy.frontend: onnx`."
-        ) from exc
     target = torchscript_path(request.model, request.out)
-    with atomic_path(target) as tmp:
+    # quiet: tracer notes on data-dependent branches, and torch deprecating TorchScript (vamc reads it)
+    with torch.no_grad(), warnings.catch_warnings(), atomic_path(target) as tmp:
+        warnings.simplefilter("ignore")
+        try:
+            traced = torch.jit.trace(module, example)
+        except Exception as exc:  # the tracer raises many unrelated types for code it cannot follow
+            raise ConversionError(
+                f"{request.model.id}: torch.jit.trace failed: {first_line(exc)}. "
+                "Deploy this model with `deploy.frontend: onnx`."
+            ) from exc
         torch.jit.save(traced, str(tmp))
     return target
 
