@@ -278,6 +278,13 @@ def changed_groups(a: DeployContext, b: DeployContext) -> list[str]:
     ({"interpolation": "bicubic"}, ["approximations", "resize"]),
     ({"crop_pct": 1.0}, ["approximations", "crop", "graph", "resize"]),
     ({"deploy": {"extra_ops": "softmax"}}, ["graph"]),
+    ({"deploy": {"image_color": "BGR"}}, ["colour", "legacy"]),
+    ({"deploy": {"resize_type": "BILINEAR_PILLOW"}}, ["approximations", "legacy", "resize"]),
+    ({"deploy": {"calibrate_mode": "mse"}}, ["paths", "quantize"]),
+    ({"deploy": {"calib_count": 200}}, ["legacy", "quantize"]),
+    ({"deploy": {"sampler_suffix": "jpg"}}, ["quantize"]),
+    ({"deploy": {"compile": {"data_transport_mode": 1}}}, ["quantize"]),
+    ({"deploy": {"frontend": "pytorch"}}, ["graph", "paths"]),
     ({"library": "ppcls"}, ["identity", "input", "paths"]),
 ])
 def test_each_group_follows_its_own_part_of_the_model(change: dict[str, Any], groups: list[str]) -> None:
