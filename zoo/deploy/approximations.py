@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from zoo.deploy import vamc, vamc_legacy, vdsp, vdsp_build_in, vdsp_sdk1, vdsp_vamp
+from zoo.deploy import vamc, vamc_legacy, vdsp_build_in, vdsp_sdk1, vdsp_vamp
 from zoo.deploy.context import Approximation, Dialect
 from zoo.deploy.resize_filter import LIBRARY_OF
 from zoo.manifest.derived import Derived
@@ -46,10 +46,11 @@ def approximations(model: Model, derived: Derived, legacy_op: int, quantize: boo
     pre = model.preprocess
     found: list[Approximation] = []
     if pre.interpolation != Interpolation.bilinear:
+        written = ", ".join(sorted({t for t in resize_types.values() if t is not None}))
         found.append(Approximation(
             "interpolation",
             f"the source resizes with {pre.interpolation.value}; VDSP and the vamc calibration pipeline "
-            f"resize bilinearly ({vdsp.RESIZE_CV}), they have no {pre.interpolation.value}",
+            f"resize bilinearly ({written}), they have no {pre.interpolation.value}",
             VAMC | VDSP,
         ))
     found += _resize_filter(pre.resize_backend, resize_types)

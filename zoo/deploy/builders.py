@@ -206,7 +206,7 @@ def _colour(model: Model) -> Colour:
         image_color=images.value,
         cvt_code=vdsp.color_cvt_code(images == Color.BGR, network == Color.BGR),
         image_format=vdsp.IMAGE_FORMAT,
-        calib_cvt_code=f"COLOR_{vdsp.RGB2BGR}" if network == Color.BGR else None,
+        calib_cvt_code=vamc.CVT_TO_BGR if network == Color.BGR else None,
     )
 
 

@@ -21,7 +21,7 @@ from zoo.deploy import vdsp
 from zoo.deploy.builders import build_context
 from zoo.deploy.context import DeployContext, Normalise
 from zoo.errors import StepError
-from zoo.manifest.schema import Model
+from zoo.manifest.schema import Color, Model
 from zoo.measure.imaging import PIL_FILTERS, resize_bilinear_cv, resize_pil
 from zoo.measure.preprocess import source_pipeline
 
@@ -54,7 +54,7 @@ def deploy_pipeline(image: Image.Image, context: DeployContext) -> np.ndarray:
     import numpy as np
 
     pixels = np.asarray(image.convert("RGB"))
-    if context.colour.image_color == "BGR":  # what the runtime hands the engine
+    if context.colour.image_color == Color.BGR:  # what the runtime hands the engine
         pixels = pixels[..., ::-1]
     pixels = resize_deploy(pixels, context.resize.height, context.resize.width, context.resize.type)
     if context.colour.cvt_code != vdsp.NO_CHANGE:  # RGB2BGR or BGR2RGB: both reverse the channels

@@ -18,6 +18,8 @@ DIALECT = Dialect("vamc build YAML")
 
 #: Calibration images when the manifest does not say: what upstream's current build files use.
 CALIB_COUNT = 50
+#: The `CvtColor` code turning the decoder's RGB images into a BGR network's input.
+CVT_TO_BGR = "COLOR_RGB2BGR"
 
 
 def spec(c: DeployContext) -> dict[str, Any]:
