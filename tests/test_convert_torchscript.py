@@ -4,7 +4,10 @@ build YAML compiles it."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -13,8 +16,10 @@ import torch
 import yaml
 
 from tests.convert_support import WITH_WEIGHTS, make_model, run_convert, run_pipeline, run_simplify, run_validate
+from tests.sync_support import write_manifest
 from zoo.deploy.render import render_model
 from zoo.errors import ValidationFailed
+from zoo.pipeline.record import read_record
 from zoo.pipeline.steps.base import RunOptions
 from zoo.pipeline.steps.convert import ConvertStep
 
@@ -85,3 +90,18 @@ def test_build_yaml_compiles_the_torchscript_file_beside_the_onnx(tmp_path: Path
                         "checkpoint": "timm-test_resnet.torchscript.pt", "dtype": "fp32"}
     assert result.files == [folder / "timm_test_resnet.yaml", folder / "timm-test_resnet-vdsp_params.json",
                             folder / "model_info_test_resnet.json"]
+
+
+def test_zoo_sync_publishes_the_torchscript_file_the_build_yaml_names(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "manifests", ["test_resnet"], size=64, extra="  deploy: {frontend: pytorch}")
+    command = [sys.executable, "-m", "zoo_cli", "--manifests", "manifests", "sync", "timm/test_resnet",
+               "--random-weights"]
+    result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,
+                            env={**os.environ, "ZOO_HOME": str(tmp_path / "store")})
+    assert result.returncode == 0, result.stderr[-3000:]
+    folder = tmp_path / "out" / "timm-test_resnet"
+    assert (folder / "timm-test_resnet.torchscript.pt").is_file() and (folder / "timm-test_resnet.onnx").is_file()
+    frontend = yaml.safe_load((folder / "timm_test_resnet.yaml").read_text())["frontend"]
+    assert (frontend["type"], frontend["checkpoint"]) == ("pytorch", "timm-test_resnet.torchscript.pt")
+    record = read_record(folder)
+    assert record is not None and record.metric("validate", "torchscript")["max_abs"] <= 1e-4
