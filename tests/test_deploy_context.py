@@ -101,8 +101,11 @@ def test_bgr_model_converts_and_orders_statistics_by_channel() -> None:
     assert (ctx.colour.cvt_code, ctx.legacy.color_cvt_code, ctx.legacy.vamp_color_cvt_code) == ("RGB2BGR", 4, "COLOR_RGB2BGR")
     # VDSP converts colour before normalising: statistics follow the network's channels (B, G, R)
     assert ctx.normalise.mean_fp16 == rgb.normalise.mean_fp16[::-1] and ctx.normalise.std_bits == rgb.normalise.std_bits[::-1]
-    assert ctx.normalise.mean == rgb.normalise.mean  # the calibration pipeline keeps the source's (RGB) statistics
-    assert kinds(ctx, [VAMC]) == ["resize", "colour"]
+    assert ctx.normalise.mean == rgb.normalise.mean  # the legacy calibration pipeline keeps the source's (RGB) statistics
+    # the current one converts to BGR right after decoding, so its statistics follow the network's channels
+    assert ctx.colour.calib_cvt_code == "COLOR_RGB2BGR" and rgb.colour.calib_cvt_code is None
+    assert ctx.normalise.calib_mean == rgb.normalise.mean[::-1] and ctx.normalise.calib_std == rgb.normalise.std[::-1]
+    assert kinds(ctx, [VAMC]) == ["resize"] and kinds(ctx, [VAMC_LEGACY]) == ["resize", "colour"]
     fp16 = build_context(make_model(color="BGR"), dtype="fp16")
     assert "colour" not in kinds(fp16, ALL)  # no calibration, nothing to approximate
 
@@ -246,13 +249,19 @@ def test_onnx_library_input_name_is_flagged_until_the_file_is_read(tmp_path: Pat
     assert build_context(model, dtype="fp16", onnx_path=onnx_model).notes == ()
 
 
-def test_pil_resize_filter_is_flagged_for_vdsp_only() -> None:
+def test_pil_resize_filter_is_exact_in_build_in_and_flagged_in_the_legacy_vdsp_files() -> None:
     pil = build_context(make_model(input_size=256, crop_pct=0.887, resize_backend="pil"))
-    assert kinds(pil, [VDSP_BUILD_IN]) == ["resize filter", "resize"]
+    assert (pil.resize.type, pil.legacy.vamp_resize_type, pil.legacy.resize_type) == ("BILINEAR_PILLOW", "BILINEAR_CV", 1)
+    assert kinds(pil, [VDSP_BUILD_IN]) == ["resize"]
     assert kinds(pil, [VDSP_SDK1, VDSP_VAMP]) == ["resize filter"]
     assert "resize filter" not in kinds(pil, [VAMC, VAMC_LEGACY])
+    # an explicit OpenCV filter for a PIL source is written as asked, and reported
+    explicit = build_context(make_model(input_size=256, crop_pct=0.887, resize_backend="pil",
+                                        deploy={"resize_type": "BILINEAR_CV"}))
+    assert explicit.resize.type == "BILINEAR_CV"
+    assert kinds(explicit, [VDSP_BUILD_IN]) == ["resize filter", "resize"]
     cv2 = build_context(make_model(input_size=256, crop_pct=0.887, resize_backend="cv2"))
-    assert "resize filter" not in kinds(cv2, ALL)
+    assert cv2.resize.type == "BILINEAR_CV" and "resize filter" not in kinds(cv2, ALL)
 
 
 # ----------------------------------------------------------------------------- the groups
@@ -269,6 +278,13 @@ def changed_groups(a: DeployContext, b: DeployContext) -> list[str]:
     ({"interpolation": "bicubic"}, ["approximations", "resize"]),
     ({"crop_pct": 1.0}, ["approximations", "crop", "graph", "resize"]),
     ({"deploy": {"extra_ops": "softmax"}}, ["graph"]),
+    ({"deploy": {"image_color": "BGR"}}, ["colour", "legacy"]),
+    ({"deploy": {"resize_type": "BILINEAR_PILLOW"}}, ["approximations", "legacy", "resize"]),
+    ({"deploy": {"calibrate_mode": "mse"}}, ["paths", "quantize"]),
+    ({"deploy": {"calib_count": 200}}, ["legacy", "quantize"]),
+    ({"deploy": {"sampler_suffix": "jpg"}}, ["quantize"]),
+    ({"deploy": {"compile": {"data_transport_mode": 1}}}, ["quantize"]),
+    ({"deploy": {"frontend": "pytorch"}}, ["graph", "paths"]),
     ({"library": "ppcls"}, ["identity", "input", "paths"]),
 ])
 def test_each_group_follows_its_own_part_of_the_model(change: dict[str, Any], groups: list[str]) -> None:

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import shutil
+import warnings
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -219,6 +221,13 @@ def _model(**preprocess: object) -> Model:
                                  "preprocess": {**base, **preprocess}})
 
 
+def _model_deploying(resize_type: str = "auto", image_color: str = "RGB", **preprocess: object) -> Model:
+    """`_model` with deploy settings."""
+    data = _model(**preprocess).model_dump(by_alias=True)
+    return Model.model_validate({**data, "deploy": {**data["deploy"], "resize_type": resize_type,
+                                                    "image_color": image_color}})
+
+
 @pytest.fixture(scope="module")
 def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Image.Image]:
     return [load_rgb(p)[0] for p in photographs(tmp_path_factory.mktemp("photos"))]
@@ -252,16 +261,22 @@ def test_pipelines_are_made_by_name(photos: list[Image.Image]) -> None:
         pipelines(model, ["vdsp"])
 
 
-def test_deploy_pipeline_follows_the_vdsp_file(photos: list[Image.Image]) -> None:
-    """cspresnet50's vdsp_params: square resize to 288, crop 256 at (16, 16), fp16 statistics."""
+@pytest.mark.parametrize(("backend", "resize_type"), [("cv2", "BILINEAR_CV"), ("pil", "BILINEAR_PILLOW")])
+def test_deploy_pipeline_follows_the_vdsp_file(photos: list[Image.Image], backend: str, resize_type: str) -> None:
+    """cspresnet50's vdsp_params: square resize to 288 with the source library's bilinear filter,
+    crop 256 at (16, 16), fp16 statistics."""
     cv2 = pytest.importorskip("cv2")
-    model = _model()
+    model = _model(resize_backend=backend)
     ctx = build_context(model)
-    assert (ctx.resize.height, ctx.crop.x, ctx.crop.y, ctx.resize.type) == (288, 16, 16, "BILINEAR_CV")
+    assert (ctx.resize.height, ctx.crop.x, ctx.crop.y, ctx.resize.type) == (288, 16, 16, resize_type)
     assert ctx.normalise.mean_fp16 == (0.485107421875, 0.4560546875, 0.406005859375)
     for image in photos:
         got = deploy_pipeline(image, ctx)
-        square = cv2.resize(np.asarray(image), (288, 288), interpolation=cv2.INTER_LINEAR)[16:272, 16:272]
+        if backend == "cv2":
+            resized = cv2.resize(np.asarray(image), (288, 288), interpolation=cv2.INTER_LINEAR)
+        else:
+            resized = np.asarray(image.resize((288, 288), Image.Resampling.BILINEAR))
+        square = resized[16:272, 16:272]
         mean, std = np.float16(ctx.normalise.mean_fp16), np.float16(ctx.normalise.std_fp16)
         expected = ((square.astype(np.float16) / np.float16(255) - mean) / std).transpose(2, 0, 1)
         assert got.dtype == np.float32 and np.array_equal(got, expected.astype(np.float32))
@@ -279,6 +294,33 @@ def test_deploy_pipeline_bgr_and_byte_statistics(photos: list[Image.Image]) -> N
         assert np.abs(deploy_pipeline(image, byte) - deploy_pipeline(image, rgb_files)).max() < 0.05
 
 
+def test_deploy_pipeline_bgr_images_and_raw_pixels(photos: list[Image.Image]) -> None:
+    """BGR images from the runtime (BGR2RGB) reach an RGB network as RGB images do; EQUAL feeds raw pixels."""
+    rgb = build_context(_model())
+    bgr_images = build_context(_model_deploying(image_color="BGR"))
+    bgr_both = build_context(_model_deploying(image_color="BGR", color="BGR"))
+    assert (bgr_images.colour.cvt_code, bgr_both.colour.cvt_code) == ("BGR2RGB", "NO_CHANGE")
+    raw = build_context(_model(value_range="0..255", mean=[0, 0, 0], std=[1, 1, 1]))
+    assert raw.normalise.norm_type == "EQUAL"
+    for image in photos:
+        assert np.array_equal(deploy_pipeline(image, bgr_images), deploy_pipeline(image, rgb))
+        assert np.array_equal(deploy_pipeline(image, bgr_both), deploy_pipeline(image, build_context(_model(color="BGR"))))
+        resized = np.asarray(image.resize((288, 288), Image.Resampling.BILINEAR))[16:272, 16:272]
+        assert np.array_equal(deploy_pipeline(image, raw), resized.transpose(2, 0, 1).astype(np.float32))
+
+
+def test_bilinear_pillow_makes_a_pil_source_exact_up_to_float16(photos: list[Image.Image]) -> None:
+    """Measured, not asserted: for a PIL-bilinear source that squashes, BILINEAR_PILLOW leaves only
+    the float16 statistics between source and deploy; BILINEAR_CV moves pixels by whole levels."""
+    model = _model(crop_mode="squash")
+    pillow, opencv = build_context(model), build_context(_model_deploying(crop_mode="squash", resize_type="BILINEAR_CV"))
+    assert (pillow.resize.type, opencv.resize.type) == ("BILINEAR_PILLOW", "BILINEAR_CV")
+    for image in photos:
+        source = source_pipeline(image, model)
+        assert np.abs(source - deploy_pipeline(image, pillow)).max() < 0.02  # float16 rounding, nothing more
+        assert np.abs(source - deploy_pipeline(image, opencv)).max() > 0.1
+
+
 def test_deploy_equals_source_where_nothing_is_approximated(photos: list[Image.Image]) -> None:
     """An image already at the resize size needs no resize: only the fp16 statistics differ."""
     model = _model(crop_pct=1.0, crop_mode="squash")
@@ -288,29 +330,45 @@ def test_deploy_equals_source_where_nothing_is_approximated(photos: list[Image.I
         assert 0 < np.abs(source - deploy).max() < 0.02  # float16 rounding, nothing more
 
 
-@pytest.mark.filterwarnings("ignore::DeprecationWarning")
-def test_deploy_vs_source_on_photographs_with_a_timm_model(photos: list[Image.Image], tmp_path: Path) -> None:
-    """The comparison `--preprocess both` reports, on real photographs and a real network."""
+@pytest.fixture(scope="module")
+def timm_network(photos: list[Image.Image], tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, list[Any]]:
+    """A random-weight timm test_resnet (160 x 160), its ONNX export, and the photographs as a dataset."""
     torch = pytest.importorskip("torch")
     timm = pytest.importorskip("timm")
+    folder = tmp_path_factory.mktemp("timm_network")
     torch.manual_seed(0)
     network = timm.create_model("test_resnet", pretrained=False, num_classes=1000).eval()
-    onnx_path = tmp_path / "test_resnet.onnx"
-    torch.onnx.export(network, (torch.zeros(1, 3, 160, 160),), str(onnx_path), dynamo=False, input_names=["input"],
-                      opset_version=13)
-    model = Model.model_validate({
-        "name": "test_resnet", "family": "f", "source": {"library": "timm"}, "input_size": 160,
-        "preprocess": {"crop_pct": 0.875, "interpolation": "bicubic", "mean": [0.5] * 3, "std": [0.5] * 3},
-    })
-    root = tmp_path / "data"
+    onnx_path = folder / "test_resnet.onnx"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.onnx.export(network, (torch.zeros(1, 3, 160, 160),), str(onnx_path), dynamo=False,
+                          input_names=["input"], opset_version=13)
+    root = folder / "data"
     for index, image in enumerate(photos):
         for turn in range(2):  # landscape and portrait
-            folder = root / wnids()[index]
-            folder.mkdir(parents=True, exist_ok=True)
-            (image.transpose(2) if turn else image).save(folder / f"photo_{turn}.png")
-    samples = open_dataset(root).samples
+            label = root / wnids()[index]
+            label.mkdir(parents=True, exist_ok=True)
+            (image.transpose(2) if turn else image).save(label / f"photo_{turn}.png")
+    return network, onnx_path, open_dataset(root).samples
+
+
+def _test_resnet(**preprocess: object) -> Model:
+    resize_type = preprocess.pop("resize_type", "auto")
+    return Model.model_validate({
+        "name": "test_resnet", "family": "f", "source": {"library": "timm"}, "input_size": 160,
+        "preprocess": {"crop_pct": 0.875, "mean": [0.5] * 3, "std": [0.5] * 3, **preprocess},
+        "deploy": {"resize_type": resize_type},
+    })
+
+
+def test_deploy_vs_source_on_photographs_with_a_timm_model(timm_network: tuple[Any, Path, list[Any]]) -> None:
+    """The comparison `--preprocess both` reports, on real photographs and a real network."""
+    import torch
+
+    network, onnx_path, samples = timm_network
+    model = _test_resnet(interpolation="bicubic")
     result = evaluate(model, samples, onnx_path, pipelines=pipelines(model, PIPELINES), batch=4)
-    assert result.images == len(samples) == 2 * len(photos)
+    assert result.images == len(samples) == 8
     assert result.top1_changed is not None and 0 <= result.top1_changed <= 1
     assert result.logit_cosine is not None and 0.5 < result.logit_cosine < 1.0  # close, not identical
     with torch.no_grad():  # the source numbers are what the network computes on timm's own inputs
@@ -319,6 +377,20 @@ def test_deploy_vs_source_on_photographs_with_a_timm_model(photos: list[Image.Im
     runner = open_session(onnx_path, model.input_size)
     assert np.abs(runner.run(source_pipeline(first, model)[None])[0] - logits).max() < 1e-4
     assert np.abs(source_pipeline(first, model) - deploy_pipeline(first, build_context(model))).max() > 0.05
+
+
+def test_eval_measures_the_resize_type_choice(timm_network: tuple[Any, Path, list[Any]]) -> None:
+    """`--preprocess both` for a PIL-bilinear source that squashes: with BILINEAR_PILLOW (the default)
+    only the float16 statistics separate deploy from source; an explicit BILINEAR_CV costs more."""
+    _, onnx_path, samples = timm_network
+    measured = {}
+    for resize_type in ("auto", "BILINEAR_CV"):
+        model = _test_resnet(crop_mode="squash", resize_type=resize_type)
+        measured[resize_type] = evaluate(model, samples, onnx_path, pipelines=pipelines(model, PIPELINES), batch=4)
+    pillow, opencv = measured["auto"].logit_cosine, measured["BILINEAR_CV"].logit_cosine
+    assert pillow is not None and opencv is not None
+    assert measured["auto"].top1_changed == 0 and pillow > 0.9999
+    assert opencv < pillow
 
 
 def test_eval_json_record_is_valid_json(work: Path) -> None:

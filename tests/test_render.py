@@ -59,8 +59,9 @@ def test_golden_files_hold_the_formats_md_numbers() -> None:
     assert (config["ResizeWidth"], config["OimageWidth"], config["CropX"], config["CropY"]) == (288, 256, 16, 16)
     assert config["Mean"] == [0.485107421875, 0.4560546875, 0.406005859375]
     assert config["Std"] == [0.22900390625, 0.2239990234375, 0.2249755859375]
+    # timm resizes with PIL's bilinear filter, which BILINEAR_PILLOW reproduces exactly
     assert (config["NormaType"], config["ColorCvtCode"], config["ResizeType"]) == (
-        "DIV255_MINUSMEAN_DIVSTD", "NO_CHANGE", "BILINEAR_CV")
+        "DIV255_MINUSMEAN_DIVSTD", "NO_CHANGE", "BILINEAR_PILLOW")
     sdk1 = parse(folder / "sdk1.0" / "timm-cspresnet50-vdsp_params.json")
     assert sdk1 == {
         "vdsp_op_type": 300, "iimage_format": 5000, "iimage_width": 288, "iimage_height": 288,
@@ -76,6 +77,9 @@ def test_golden_files_hold_the_formats_md_numbers() -> None:
     assert vamp_values(vamp)["meanr"] == 14275 and vamp_values(vamp)["color_cvt_code"] == "COLOR_NO_CHANGE"
     vamc = parse(folder / "timm_cspresnet50.yaml")
     assert vamc["frontend"]["shape"] == {"input": [1, 3, 256, 256]}
+    assert vamc["dataset"]["sampler"] == {"suffix": "JPEG", "get_data_num": 50}  # upstream's current count
+    legacy = parse(folder / "sdk1.0" / "timm_cspresnet50.yaml")
+    assert legacy["dataset"]["sampler"] == {"suffix": "JPEG", "get_data_num": 1000}  # the legacy files' count
     assert vamc["dataset"]["process_ops"][1:3] == [{"type": "Resize", "size": [288, 288]},
                                                    {"type": "CenterCrop", "crop_size": [256, 256]}]
     info = parse(folder / "model_info_cspresnet50.json")

@@ -3,17 +3,19 @@
 Each approximation names the dialects whose files it affects, so a profile reports only its
 own. Reasons (docs/formats.md, "Approximations"): VDSP and vamc resize bilinearly only; the
 fixed-size files (vamc, build_in) do not keep the aspect ratio while the legacy vdsp files
-resize the shorter side; VDSP's bilinear is OpenCV's, not PIL's; float16 statistics can round
-coarsely; the vamc calibration pipeline has no colour conversion. Without int8 calibration the
-build YAML resizes nothing, so it shares no approximation.
+resize the shorter side; a file whose resize type is the other image library's bilinear than
+the source's (`zoo.deploy.resize_filter`); float16 statistics can round coarsely; the legacy
+vamc calibration pipeline has no colour conversion. Without int8 calibration the build YAML
+resizes nothing, so it shares no approximation.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
 
-from zoo.deploy import vamc, vamc_legacy, vdsp, vdsp_build_in, vdsp_sdk1, vdsp_vamp
-from zoo.deploy.context import Approximation
+from zoo.deploy import vamc, vamc_legacy, vdsp_build_in, vdsp_sdk1, vdsp_vamp
+from zoo.deploy.context import Approximation, Dialect
+from zoo.deploy.resize_filter import LIBRARY_OF
 from zoo.manifest.derived import Derived
 from zoo.manifest.schema import Color, CropMode, Interpolation, Model, ResizeBackend
 
@@ -28,38 +30,52 @@ VDSP = frozenset({vdsp_build_in.DIALECT, vdsp_sdk1.DIALECT, vdsp_vamp.DIALECT})
 FIXED_RESIZE = VAMC | {vdsp_build_in.DIALECT}
 #: Files that resize the shorter side (`short_edge_threshold`).
 SHORT_EDGE = frozenset({vdsp_sdk1.DIALECT, vdsp_vamp.DIALECT})
+#: What a resize type of the other image library than the source's does differently.
+FILTER_DETAIL = {
+    ResizeBackend.pil: "the source resizes with PIL, whose bilinear filter smooths when downscaling; "
+                       "VDSP's {type} is OpenCV's, which does not",
+    ResizeBackend.cv2: "the source resizes with OpenCV, whose bilinear filter does not smooth when downscaling; "
+                       "VDSP's {type} is Pillow's, which does",
+}
 
 
-def approximations(model: Model, derived: Derived, legacy_op: int, quantize: bool) -> tuple[Approximation, ...]:
-    """The approximations of `model`'s files (`legacy_op`: the sdk1.0 op; `quantize`: int8 calibration)."""
+def approximations(model: Model, derived: Derived, legacy_op: int, quantize: bool,
+                   resize_types: dict[Dialect, str | None]) -> tuple[Approximation, ...]:
+    """The approximations of `model`'s files (`legacy_op`: the sdk1.0 op; `quantize`: int8 calibration;
+    `resize_types`: what each vdsp_params dialect writes, see `zoo.deploy.resize_filter`)."""
     pre = model.preprocess
     found: list[Approximation] = []
     if pre.interpolation != Interpolation.bilinear:
+        written = ", ".join(sorted({t for t in resize_types.values() if t is not None}))
         found.append(Approximation(
             "interpolation",
             f"the source resizes with {pre.interpolation.value}; VDSP and the vamc calibration pipeline "
-            f"resize bilinearly ({vdsp.RESIZE_TYPE}), they have no {pre.interpolation.value}",
+            f"resize bilinearly ({written}), they have no {pre.interpolation.value}",
             VAMC | VDSP,
         ))
-    if pre.resize_backend == ResizeBackend.pil:
-        found.append(Approximation(
-            "resize filter",
-            f"the source resizes with PIL, whose bilinear filter smooths when downscaling; VDSP's "
-            f"{vdsp.RESIZE_TYPE} is OpenCV's, which does not",
-            VDSP,
-        ))
+    found += _resize_filter(pre.resize_backend, resize_types)
     found += _resize(model, derived, legacy_op)
     found += _fp16_statistics(derived)
     if pre.color == Color.BGR:
         found.append(Approximation(
             "colour",
-            "the model expects BGR; the vamc calibration pipeline has no documented colour conversion, so "
-            "int8 calibration images are read in the decoder's channel order, not converted to BGR",
-            VAMC,
+            "the model expects BGR; the legacy vamc calibration pipeline has no documented colour conversion, "
+            "so int8 calibration images are read in the decoder's channel order, not converted to BGR",
+            frozenset({vamc_legacy.DIALECT}),
         ))
     if not quantize:  # without calibration the build YAML resizes nothing
         found = [replace(a, dialects=a.dialects - VAMC) for a in found if a.dialects - VAMC]
     return tuple(found)
+
+
+def _resize_filter(source: ResizeBackend, resize_types: dict[Dialect, str | None]) -> list[Approximation]:
+    """One approximation per resize type written that is the other image library's bilinear."""
+    by_type: dict[str, set[Dialect]] = {}
+    for dialect, written in resize_types.items():
+        if written is not None and LIBRARY_OF[written] != source:
+            by_type.setdefault(written, set()).add(dialect)
+    return [Approximation("resize filter", FILTER_DETAIL[source].format(type=written), frozenset(dialects))
+            for written, dialects in by_type.items()]
 
 
 def _source_resize(model: Model, derived: Derived) -> tuple[str, str]:

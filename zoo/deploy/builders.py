@@ -1,8 +1,9 @@
 """Computing the deploy context of a model: one builder per group of `zoo.deploy.context`.
 
 Sizes, crop offsets and float16 statistics come from `zoo.manifest.derived` (never
-recomputed here); the engine's names from `zoo.deploy.vdsp`; the legacy codes from the
-legacy dialects' modules. The compiled folder is `{name}-{dtype}-{calibrate_mode}-{C}_{H}_{W}-vacc`
+recomputed here); the engine's names from `zoo.deploy.vdsp`; the resize type of each dialect
+from `zoo.deploy.resize_filter`; the legacy codes and each build YAML's default calibration
+count from the dialects' modules. The compiled folder is `{name}-{dtype}-{calibrate_mode}-{C}_{H}_{W}-vacc`
 (fp16 builds have no calibration and use `none` for the mode, as the published fp16 folders
 do), and every path is relative to the model's output folder, which holds the ONNX file and
 receives the compiled model: run `vamc` and `vamp` from there (docs/formats.md).
@@ -15,12 +16,13 @@ from pathlib import Path
 from typing import TypeVar
 
 from zoo import onnxfile
-from zoo.deploy import model_info, vdsp, vdsp_build_in, vdsp_sdk1, vdsp_vamp
+from zoo.deploy import model_info, vamc, vamc_legacy, vdsp, vdsp_build_in, vdsp_sdk1, vdsp_vamp
 from zoo.deploy.approximations import approximations
 from zoo.deploy.context import (
     Colour,
     Crop,
     DeployContext,
+    Dialect,
     Graph,
     Identity,
     Input,
@@ -30,10 +32,12 @@ from zoo.deploy.context import (
     Quantize,
     Resize,
 )
+from zoo.deploy.resize_filter import written_types
 from zoo.errors import RenderError
 from zoo.manifest.derived import Derived, derive
-from zoo.manifest.schema import Color, Dtype, Model, ValueRange
+from zoo.manifest.schema import Color, Dtype, Frontend, Model, ValueRange
 from zoo.sources import registry
+from zoo.sources.common import torchscript_path
 
 T = TypeVar("T")
 
@@ -57,7 +61,8 @@ def build_context(
     `input_name` wins; else the first graph input of `onnx_path` (read with onnx, lazily);
     else the library's export convention. `onnx_path` becomes the checkpoint, relative to
     `model_dir` (the folder the files are written to) when absolute; without it the
-    checkpoint is `{stem}.onnx` in that folder. `dtype` overrides the manifest's.
+    checkpoint is `{stem}.onnx` in that folder; with `deploy.frontend: pytorch` it is the
+    TorchScript file beside it, `{stem}.torchscript.pt`. `dtype` overrides the manifest's.
     """
     derived = _checked_derive(model)
     network_input = _input(model, input_name, onnx_path)
@@ -65,22 +70,24 @@ def build_context(
     crop = _crop(model, derived)
     normalise = _normalise(model, derived)
     colour = _colour(model)
-    legacy = _legacy(model, crop, colour, normalise)
+    resize_types = written_types(model)
+    legacy = _legacy(model, crop, colour, normalise, resize_types)
     return DeployContext(
         identity=Identity(model.id, model.name, model.stem, model.source.library, model.family),
         input=network_input,
-        resize=_resize(model, derived),
+        resize=_resize(model, derived, resize_types),
         crop=crop,
         normalise=normalise,
         colour=colour,
         quantize=quantize,
         graph=Graph(
+            frontend=model.deploy.frontend.value,
             extra_ops=model.deploy.extra_ops.value if model.deploy.extra_ops else None,
             op_type=vdsp_build_in.op_type(crop.enabled),
         ),
         legacy=legacy,
         paths=_paths(model, quantize, onnx_path, model_dir),
-        approximations=approximations(model, derived, legacy.op_type, quantize.enabled),
+        approximations=approximations(model, derived, legacy.op_type, quantize.enabled, resize_types),
         notes=(*_assumed_input_note(model, network_input), *_calibration_note(quantize, calib_dir)),
     )
 
@@ -144,12 +151,14 @@ def _assumed_input_note(model: Model, network_input: Input) -> list[str]:
     return []
 
 
-def _resize(model: Model, derived: Derived) -> Resize:
+def _resize(model: Model, derived: Derived, resize_types: dict[Dialect, str | None]) -> Resize:
+    build_in = resize_types[vdsp_build_in.DIALECT]
+    assert build_in is not None  # the build_in dialect writes every resize type a manifest can choose
     return Resize(
         height=derived.resize_height,
         width=derived.resize_width,
         interpolation=model.preprocess.interpolation.value,
-        type=vdsp.RESIZE_TYPE,
+        type=build_in,
         short_edge=min(derived.resize_height, derived.resize_width),
     )
 
@@ -173,6 +182,8 @@ def _normalise(model: Model, derived: Derived) -> Normalise:
         div255=pre.value_range == ValueRange.unit,
         mean=derived.mean,
         std=derived.std,
+        calib_mean=_network_order(derived.mean, bgr),
+        calib_std=_network_order(derived.std, bgr),
         mean_fp16=_network_order(derived.mean_fp16, bgr),
         std_fp16=_network_order(derived.std_fp16, bgr),
         mean_bits=_network_order(derived.mean_bits, bgr),
@@ -188,8 +199,15 @@ def _network_order(values: tuple[T, T, T], bgr: bool) -> tuple[T, T, T]:
 
 
 def _colour(model: Model) -> Colour:
-    color = model.preprocess.color
-    return Colour(color.value, vdsp.color_cvt_code(color == Color.BGR), vdsp.IMAGE_FORMAT)
+    """The decoder of the vamc calibration pipeline yields RGB, so a BGR network needs a `CvtColor` op."""
+    network, images = model.preprocess.color, model.deploy.image_color
+    return Colour(
+        color=network.value,
+        image_color=images.value,
+        cvt_code=vdsp.color_cvt_code(images == Color.BGR, network == Color.BGR),
+        image_format=vdsp.IMAGE_FORMAT,
+        calib_cvt_code=vamc.CVT_TO_BGR if network == Color.BGR else None,
+    )
 
 
 def _quantize(model: Model, dtype: str | None, calib_dir: str | None) -> Quantize:
@@ -204,7 +222,10 @@ def _quantize(model: Model, dtype: str | None, calib_dir: str | None) -> Quantiz
         calibrate_mode=model.deploy.calibrate_mode.value if enabled else "none",
         per_channel=model.deploy.per_channel,
         calib_dir=calib_dir if calib_dir is not None else CALIB_PLACEHOLDER,
-        calib_count=model.deploy.calib_count,
+        calib_count=model.deploy.calib_count or vamc.CALIB_COUNT,
+        sampler_suffix=model.deploy.sampler_suffix,
+        data_transport_mode=model.deploy.compile.data_transport_mode,
+        dense_special_config=model.deploy.compile.dense_special_config,
     )
 
 
@@ -215,18 +236,25 @@ def _calibration_note(quantize: Quantize, calib_dir: str | None) -> list[str]:
     return []
 
 
-def _legacy(model: Model, crop: Crop, colour: Colour, normalise: Normalise) -> Legacy:
+def _legacy(model: Model, crop: Crop, colour: Colour, normalise: Normalise,
+            resize_types: dict[Dialect, str | None]) -> Legacy:
+    """Each legacy dialect's form of the settings; None where it has none (rendering it then fails)."""
     _, height, width = model.input_size
     op = vdsp_sdk1.op_type(model.preprocess.crop_mode, crop.enabled, height == width)
+    sdk1_resize = resize_types[vdsp_sdk1.DIALECT]
+    vamp_norm = normalise.norm_type if normalise.norm_type in vdsp_vamp.NORM_TYPES else None
     return Legacy(
         op_type=op,
         crop=op == vdsp_sdk1.OP_RESIZE_CROP,
         image_format=vdsp_sdk1.IMAGE_FORMAT,
-        resize_type=vdsp_sdk1.RESIZE_BILINEAR,
-        color_cvt_code=vdsp_sdk1.COLOR_CODES[colour.cvt_code],
+        resize_type=vdsp_sdk1.RESIZE_CODES[sdk1_resize] if sdk1_resize is not None else None,
+        color_cvt_code=vdsp_sdk1.COLOR_CODES.get(colour.cvt_code),
         color_space=vdsp_sdk1.COLOR_SPACE,
-        norm_type=vdsp_sdk1.NORM_CODES[normalise.norm_type],
-        vamp_color_cvt_code=vdsp_vamp.color_cvt_code(colour.cvt_code),
+        norm_type=vdsp_sdk1.NORM_CODES.get(normalise.norm_type),
+        vamp_resize_type=resize_types[vdsp_vamp.DIALECT],
+        vamp_color_cvt_code=vdsp_vamp.COLOR_CVT_CODES.get(colour.cvt_code),
+        vamp_norm_type=vamp_norm,
+        calib_count=model.deploy.calib_count or vamc_legacy.CALIB_COUNT,
     )
 
 
@@ -246,8 +274,10 @@ def _paths(model: Model, quantize: Quantize, onnx_path: Path | None, model_dir: 
 
 
 def _checkpoint(model: Model, onnx_path: Path | None, model_dir: Path | None) -> str:
-    if onnx_path is None:
-        return f"{model.stem}.onnx"
-    if onnx_path.is_absolute() and model_dir is not None:
-        return Path(os.path.relpath(onnx_path, model_dir.absolute())).as_posix()
-    return onnx_path.as_posix()
+    """What vamc reads, relative to the model folder: the ONNX file, or the TorchScript file beside it."""
+    path = onnx_path if onnx_path is not None else Path(f"{model.stem}.onnx")
+    if model.deploy.frontend == Frontend.pytorch:
+        path = torchscript_path(model, path)
+    if path.is_absolute() and model_dir is not None:
+        return Path(os.path.relpath(path, model_dir.absolute())).as_posix()
+    return path.as_posix()

@@ -68,7 +68,7 @@ class Resize:
     height: int
     width: int
     interpolation: str  # what the source uses
-    type: str  # what VDSP uses
+    type: str  # what VDSP uses, as the build_in vdsp_params (and `zoo eval --preprocess deploy`) say it
     short_edge: int  # the shorter side, the legacy dialects' `short_edge_threshold`
 
 
@@ -85,16 +85,21 @@ class Crop:
 
 @dataclass(frozen=True)
 class Normalise:
-    """Mean/std as the source states them (RGB order, for vamc) and as VDSP applies them.
+    """Mean/std as the source states them (RGB order), for the calibration pipelines, and as VDSP applies them.
 
     VDSP computes in float16 and normalises after converting the colour, so `*_fp16` and
-    `*_bits` are float16 values and bit patterns in the network's channel order.
+    `*_bits` are float16 values and bit patterns in the network's channel order. The current
+    vamc calibration pipeline converts the colour before it normalises too (its `CvtColor`
+    op), so `calib_mean`/`calib_std` are in the network's order; the legacy one has no
+    conversion and keeps `mean`/`std`.
     """
 
     value_range: str
     div255: bool
     mean: Triple
     std: Triple
+    calib_mean: Triple
+    calib_std: Triple
     mean_fp16: Triple
     std_fp16: Triple
     mean_bits: Bits
@@ -104,45 +109,58 @@ class Normalise:
 
 @dataclass(frozen=True)
 class Colour:
-    """The colour order the network expects and the VDSP conversion from RGB_PLANAR to it."""
+    """The colour order the network expects, the images the engine receives, and the conversions."""
 
-    color: str
-    cvt_code: str
+    color: str  # the network's channel order
+    image_color: str  # the channel order of the images the runtime hands VDSP
+    cvt_code: str  # VDSP's conversion from the one to the other
     image_format: str
+    calib_cvt_code: str | None  # the current vamc calibration pipeline's `CvtColor` code, if it needs one
 
 
 @dataclass(frozen=True)
 class Quantize:
-    """How vamc compiles: the dtype and, for int8, the calibration."""
+    """How vamc compiles: the dtype, the compile options and, for int8, the calibration."""
 
     dtype: str
     enabled: bool
     calibrate_mode: str  # "none" without calibration
     per_channel: bool
     calib_dir: str
-    calib_count: int
+    calib_count: int  # as the current build YAML writes it (the legacy one: `Legacy.calib_count`)
+    sampler_suffix: str
+    data_transport_mode: int | None  # None: not written
+    dense_special_config: tuple[int, ...] | None  # None: not written
 
 
 @dataclass(frozen=True)
 class Graph:
-    """What runs around the network: the op vamc appends, and the VDSP op feeding it."""
+    """What vamc reads the network from, the op it appends, and the VDSP op feeding the network."""
 
+    frontend: str  # "onnx", or "pytorch" for a TorchScript checkpoint
     extra_ops: str | None
     op_type: str
 
 
 @dataclass(frozen=True)
 class Legacy:
-    """The sdk1.0 dialect's integer codes and the vamp dialect's enum names."""
+    """What the legacy dialects write their own way: the sdk1.0 integer codes, the vamp enum
+    names and the legacy build YAML's calibration count.
+
+    None: the dialect has no known form for the model's setting; rendering it is a `RenderError`.
+    """
 
     op_type: int
     crop: bool  # op 300 (shorter side + crop); else op 301 (resize to the input size)
     image_format: int
-    resize_type: int
-    color_cvt_code: int
+    resize_type: int | None
+    color_cvt_code: int | None
     color_space: int
-    norm_type: int
-    vamp_color_cvt_code: str
+    norm_type: int | None
+    vamp_resize_type: str | None
+    vamp_color_cvt_code: str | None
+    vamp_norm_type: str | None
+    calib_count: int
 
 
 @dataclass(frozen=True)

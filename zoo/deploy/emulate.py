@@ -1,9 +1,10 @@
 """A numpy model of the VDSP pre-processing that the generated vdsp_params describe.
 
-What the engine computes from the current (build_in) dialect: a square resize to the
-configured size (no aspect ratio kept), the colour conversion, the crop at the written
-offsets, and the normalisation with float16 statistics, each arithmetic step rounded to
-float16 as the engine computes in half precision. Every value comes from the deploy context,
+What the engine computes from the current (build_in) dialect: the images the runtime hands
+it (`deploy.image_color`), a square resize to the configured size with the written resize type
+(no aspect ratio kept), the colour conversion, the crop at the written offsets, and the
+normalisation with float16 statistics, each arithmetic step rounded to float16 as the engine
+computes in half precision. Every value comes from the deploy context,
 the same object the templates print, so measuring this pipeline measures the files.
 
 `pipelines` hands `zoo.measure.evaluate` the pipelines `zoo eval --preprocess` names: the
@@ -20,7 +21,7 @@ from zoo.deploy import vdsp
 from zoo.deploy.builders import build_context
 from zoo.deploy.context import DeployContext, Normalise
 from zoo.errors import StepError
-from zoo.manifest.schema import Model
+from zoo.manifest.schema import Color, Model
 from zoo.measure.imaging import PIL_FILTERS, resize_bilinear_cv, resize_pil
 from zoo.measure.preprocess import source_pipeline
 
@@ -53,8 +54,10 @@ def deploy_pipeline(image: Image.Image, context: DeployContext) -> np.ndarray:
     import numpy as np
 
     pixels = np.asarray(image.convert("RGB"))
+    if context.colour.image_color == Color.BGR:  # what the runtime hands the engine
+        pixels = pixels[..., ::-1]
     pixels = resize_deploy(pixels, context.resize.height, context.resize.width, context.resize.type)
-    if context.colour.cvt_code != vdsp.NO_CHANGE:  # RGB2BGR: the only conversion of an RGB_PLANAR input
+    if context.colour.cvt_code != vdsp.NO_CHANGE:  # RGB2BGR or BGR2RGB: both reverse the channels
         pixels = pixels[..., ::-1]
     if context.crop.enabled:
         x, y = context.crop.x, context.crop.y
@@ -65,19 +68,19 @@ def deploy_pipeline(image: Image.Image, context: DeployContext) -> np.ndarray:
 def resize_deploy(pixels: np.ndarray, height: int, width: int, resize_type: str) -> np.ndarray:
     """Resize uint8 HWC `pixels` to exactly `height x width` with a VDSP resize type.
 
-    `BILINEAR_CV` (and plain `BILINEAR`) emulate OpenCV's `cv2.resize(..., INTER_LINEAR)`;
-    `BILINEAR_PILLOW` is Pillow's bilinear filter, which also smooths when shrinking. Other
-    names are a caller's bug: the deploy context writes `BILINEAR_CV` only.
+    `BILINEAR_CV` is OpenCV's `cv2.resize(..., INTER_LINEAR)` bit for bit; `BILINEAR_PILLOW`
+    is Pillow's bilinear filter itself, which also smooths when shrinking. Other names are a
+    caller's bug: the deploy context writes only these two.
     """
-    if resize_type in (vdsp.RESIZE_TYPE, "BILINEAR"):
+    if resize_type == vdsp.RESIZE_CV:
         return resize_bilinear_cv(pixels, height, width)
-    if resize_type == "BILINEAR_PILLOW":
+    if resize_type == vdsp.RESIZE_PILLOW:
         return resize_pil(pixels, height, width, resample=PIL_FILTERS["bilinear"])
-    raise ValueError(f"resize type {resize_type!r} has no emulation; known: BILINEAR_CV, BILINEAR, BILINEAR_PILLOW")
+    raise ValueError(f"resize type {resize_type!r} has no emulation; known: {vdsp.RESIZE_CV}, {vdsp.RESIZE_PILLOW}")
 
 
 def _normalise_fp16(pixels: np.ndarray, normalise: Normalise) -> np.ndarray:
-    """The VDSP normalisation, every step rounded to float16 (x/255, minus mean, over std)."""
+    """The VDSP normalisation, every step rounded to float16 (x/255, minus mean, over std; EQUAL: none)."""
     import numpy as np
 
     values = pixels.astype(np.float16)
@@ -89,5 +92,7 @@ def _normalise_fp16(pixels: np.ndarray, normalise: Normalise) -> np.ndarray:
         return values / np.float16(255)
     if normalise.norm_type == vdsp.NORM_MEAN_STD:
         return (values - mean) / std
-    # vdsp.norm_type() returns one of the three above; anything else is a bug, not a user mistake
+    if normalise.norm_type == vdsp.NORM_EQUAL:
+        return values
+    # vdsp.norm_type() returns one of the four above; anything else is a bug, not a user mistake
     raise AssertionError(f"norm type {normalise.norm_type!r} has no emulation")

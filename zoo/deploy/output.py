@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from zoo.deploy.context import DeployContext, Dialect
+from zoo.errors import RenderError
 
 try:  # the C parser is several times faster; fall back to pure Python
     from yaml import CSafeLoader as _YamlLoader
@@ -37,6 +38,19 @@ ANY_STR, ANY_INT, ANY_BOOL = AnyOf(str), AnyOf(int), AnyOf(bool)
 
 #: The errors a parser raises for text that is not its format.
 PARSE_ERRORS: tuple[type[Exception], ...] = (yaml.YAMLError, json.JSONDecodeError)
+
+
+def refuse_unwritable(c: DeployContext, dialect: Dialect, settings: list[str]) -> None:
+    """Raise a `RenderError` when `dialect` has no known form for some of the model's `settings`.
+
+    A dialect writes only values it has a published example or a documented code for; a
+    guessed code would deploy something other than what the manifest says.
+    """
+    if settings:
+        raise RenderError(
+            f"{c.identity.model_id}: the {dialect.name} has no known form for {'; '.join(settings)}; "
+            "change the manifest or use --profile build_in"
+        )
 
 
 def parse_yaml(text: str) -> Any:

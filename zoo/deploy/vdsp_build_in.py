@@ -16,6 +16,8 @@ DIALECT = Dialect("build_in vdsp_params")
 
 OP_RESIZE_CROP = "FUSION_OP_RGB_RESIZE_CVTCOLOR_CROP_NORM_TENSOR"
 OP_RESIZE = "FUSION_OP_RGB_RESIZE_CVTCOLOR_NORM_TENSOR"
+#: The resize types this dialect writes (the first is what `auto` falls back to).
+RESIZE_TYPES = (vdsp.RESIZE_CV, vdsp.RESIZE_PILLOW)
 
 
 def op_type(crop: bool) -> str:

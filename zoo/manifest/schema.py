@@ -22,6 +22,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
+import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -97,6 +98,22 @@ class CalibrateMode(StrEnum):
     percentile = "percentile"
     kl_divergence = "kl_divergence"
     max = "max"
+    mse = "mse"
+
+
+class ResizeType(StrEnum):
+    """The VDSP resize filter: `auto` picks, per file kind, the most faithful one it can write."""
+
+    auto = "auto"
+    BILINEAR_CV = "BILINEAR_CV"
+    BILINEAR_PILLOW = "BILINEAR_PILLOW"
+
+
+class Frontend(StrEnum):
+    """What vamc compiles: the ONNX graph, or a TorchScript file of the same torch module."""
+
+    onnx = "onnx"
+    pytorch = "pytorch"
 
 
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -104,6 +121,7 @@ _HASH_PREFIX = re.compile(r"^[0-9a-f]{6,64}$")
 _URL_SCHEMES = ("http://", "https://", "file://")
 _ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+_SUFFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
 def _one_of(value: str, allowed: list[str]) -> str:
@@ -325,8 +343,17 @@ class ExtraOp(StrEnum):
     softmax = "softmax"
 
 
+class CompileOptions(Strict):
+    """Options of the vamc `backend.compile` block beyond `cluster_mode`; absent ones are not written."""
+
+    data_transport_mode: int | None = Field(None, ge=0, description="e.g. 1, as some published builds set it.")
+    dense_special_config: tuple[Annotated[int, Field(gt=0)], ...] | None = Field(
+        None, min_length=1, description="e.g. [1, 4096, 4096]; written in the compile and quantize blocks."
+    )
+
+
 class Deploy(Strict):
-    """How the VastAI toolchain should compile the model."""
+    """How the VastAI toolchain should compile the model (docs/formats.md says what each file makes of it)."""
 
     dtype: Dtype = Dtype.int8
     calibrate_mode: CalibrateMode = CalibrateMode.percentile
@@ -334,7 +361,32 @@ class Deploy(Strict):
     extra_ops: ExtraOp | None = None
     opset: int | None = Field(None, ge=7, le=21, description="Default: 11 for PyTorch, 10 for paddle2onnx.")
     dynamic_batch: bool = False
-    calib_count: int = Field(1000, gt=0, description="Calibration images (every class represented).")
+    calib_count: int | None = Field(
+        None, gt=0, description="Calibration images; default: the profile's (build_in 50, sdk1 1000)."
+    )
+    sampler_suffix: str = Field(
+        "JPEG", description="File suffix of the calibration images (ImageNet's are .JPEG), without the dot."
+    )
+    resize_type: ResizeType = Field(
+        ResizeType.auto, description="VDSP resize filter; auto: the most faithful each file can say."
+    )
+    image_color: Color = Field(
+        Color.RGB, description="Channel order of the images the runtime hands the VDSP engine (RGB_PLANAR layout)."
+    )
+    compile: CompileOptions = CompileOptions()
+    frontend: Frontend = Field(
+        Frontend.onnx, description="What vamc compiles: onnx, or pytorch (a TorchScript file; torch libraries)."
+    )
+
+    @field_validator("sampler_suffix")
+    @classmethod
+    def _suffix_form(cls, value: str) -> str:
+        if not _SUFFIX.match(value) or yaml.safe_load(value) != value:  # `on`, `no`: YAML reads a boolean
+            raise ValueError(
+                f"sampler_suffix {value!r} must be a letter then letters and digits, without the dot (e.g. JPEG), "
+                "and not a word YAML reads as a boolean"
+            )
+        return value
 
 
 #: Validation thresholds that need no written reason.
@@ -430,6 +482,12 @@ class Model(Strict):
             )
         if not library.builds_architecture and self.weights is None:
             raise ValueError(f"library `{library.name}` needs `weights` (the model file to use)")
+        if self.deploy.frontend.value not in library.frontends:
+            able = [n for n in registry.names() if self.deploy.frontend.value in registry.get(n).frontends]
+            raise ValueError(
+                f"deploy.frontend `{self.deploy.frontend.value}` needs one of the libraries {', '.join(able)}; "
+                f"library `{library.name}` exports ONNX only (use `frontend: onnx`)"
+            )
         problems = library.check(self)
         if problems:
             raise ValueError("; ".join(problems))

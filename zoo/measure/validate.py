@@ -10,11 +10,13 @@ Checks, in order (the first failure raises `ValidationFailed` with the numbers):
 3. Parity of ONNX Runtime on the simplified graph against the source framework, on a real
    photograph preprocessed exactly as the manifest says plus seeded random inputs.
 4. Parity of the simplified graph against the raw one, on the same inputs.
+5. With `deploy.frontend: pytorch`, parity of the TorchScript file (what vamc then compiles)
+   against the source framework, on the same inputs and with the same thresholds.
 
 The source framework's outputs come from the convert step's reference file
 (`zoo.sources.common.write_reference`): the converter ran the framework on these inputs
 in the same process, right after exporting. Validation therefore needs no framework, only
-ONNX Runtime, and steps exchange files only.
+ONNX Runtime (and torch to run a TorchScript file), and steps exchange files only.
 
 Metrics (per comparison, worst case over the inputs):
 
@@ -38,6 +40,8 @@ weights, whose logits can reach 1e3..1e5 (`abs_limit` in the metrics shows the l
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -76,6 +80,7 @@ class Report:
 
     source: Parity
     simplified_vs_raw: Parity
+    torchscript: Parity | None  # the TorchScript file vs the source framework, when there is one
     inputs: tuple[str, ...]
     input_name: str
     atol: float
@@ -85,9 +90,11 @@ class Report:
 
     def metrics(self) -> dict[str, Any]:
         """The record's validate metrics: the source parity at top level, the rest nested."""
+        torchscript = {"torchscript": asdict(self.torchscript)} if self.torchscript else {}
         return {
             **asdict(self.source),
             "simplified_vs_raw": asdict(self.simplified_vs_raw),
+            **torchscript,
             "inputs": list(self.inputs),
             "input_name": self.input_name,
             "thresholds": {"atol": self.atol, "rtol": self.rtol, "min_top1_agreement": self.min_top1_agreement},
@@ -95,8 +102,11 @@ class Report:
         }
 
 
-def validate(model: Model, *, raw: Path, simplified: Path, reference: Path) -> Report:
-    """Run every check; return the numbers, or raise `ValidationFailed` naming the failed check."""
+def validate(model: Model, *, raw: Path, simplified: Path, reference: Path, torchscript: Path | None = None) -> Report:
+    """Run every check; return the numbers, or raise `ValidationFailed` naming the failed check.
+
+    `torchscript`: the TorchScript file the converter wrote for `deploy.frontend: pytorch`, if any.
+    """
     import numpy as np
 
     for path in (raw, simplified):
@@ -115,6 +125,8 @@ def validate(model: Model, *, raw: Path, simplified: Path, reference: Path) -> R
     report = Report(
         source=compare(expected, simplified_out, names, thresholds.atol),
         simplified_vs_raw=compare(raw_out, simplified_out, names, thresholds.atol),
+        torchscript=None if torchscript is None else compare(
+            expected, run_torchscript(model, torchscript, inputs), names, thresholds.atol),
         inputs=tuple(names),
         input_name=input_name,
         atol=thresholds.atol,
@@ -124,6 +136,8 @@ def validate(model: Model, *, raw: Path, simplified: Path, reference: Path) -> R
     )
     _judge(model, report, "ONNX Runtime (simplified graph) vs the source framework", report.source)
     _judge(model, report, "simplified graph vs raw graph", report.simplified_vs_raw)
+    if report.torchscript is not None:
+        _judge(model, report, "the TorchScript file vs the source framework", report.torchscript)
     return report
 
 
@@ -236,15 +250,35 @@ def _expect_shape(model: Model, path: Path, what: str, value: Any, tail: list[in
 
 def _run(model: Model, path: Path, input_name: str, inputs: np.ndarray) -> np.ndarray:
     """ONNX Runtime logits for each input at batch 1, checking the run-time output shape."""
+    session = onnxfile.ort_session(path)
+    return _per_input(model, f"ONNX Runtime on {path.name}", lambda x: session.run(None, {input_name: x})[0], inputs)
+
+
+def run_torchscript(model: Model, path: Path, inputs: np.ndarray) -> np.ndarray:
+    """Logits of a TorchScript file for each input at batch 1 (torch imported here only)."""
+    import torch
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)  # torch deprecates TorchScript; vamc reads it
+            module = torch.jit.load(str(path), map_location="cpu").eval()
+    except (RuntimeError, OSError, ValueError) as exc:
+        raise ValidationFailed(f"{model.id}: cannot load the TorchScript file {path.name}: {exc}") from exc
+    with torch.no_grad():
+        return _per_input(model, f"the TorchScript file {path.name}",
+                          lambda x: module(torch.from_numpy(x)).numpy(), inputs)
+
+
+def _per_input(model: Model, what: str, run: Callable[[np.ndarray], np.ndarray], inputs: np.ndarray) -> np.ndarray:
+    """`run` on each input at batch 1, each result checked to be [1, num_classes]; the logits stacked."""
     import numpy as np
 
-    session = onnxfile.ort_session(path)
     outputs = []
     for i in range(len(inputs)):
-        result = session.run(None, {input_name: inputs[i : i + 1]})[0]
+        result = run(inputs[i : i + 1])
         if tuple(result.shape) != (1, model.num_classes):
             raise ValidationFailed(
-                f"{model.id}: ONNX Runtime returns shape {list(result.shape)} from {path.name}, "
+                f"{model.id}: {what} returns shape {list(result.shape)}, "
                 f"the manifest says [1, {model.num_classes}] (num_classes)"
             )
         outputs.append(result[0])

@@ -60,6 +60,8 @@ class ConvertResult:
     random_weights: bool
     tool_versions: dict[str, str] = field(default_factory=dict)
     warnings: tuple[str, ...] = ()
+    #: The TorchScript file of the same module, when `deploy.frontend: pytorch` asks for one.
+    torchscript: Path | None = None
 
 
 class SourceLibrary(ABC):
@@ -87,6 +89,9 @@ class SourceLibrary(ABC):
     needs_entrypoint: ClassVar[bool] = False
     #: Distributions whose installed versions enter the convert step's cache key.
     tools: ClassVar[tuple[str, ...]] = ()
+    #: The `deploy.frontend` values it can export for vamc: `onnx` always; `pytorch` (TorchScript)
+    #: for libraries that build a torch module.
+    frontends: ClassVar[frozenset[str]] = frozenset({"onnx"})
 
     #: The attributes a subclass must set (the registry refuses a library missing one).
     REQUIRED: ClassVar[tuple[str, ...]] = ("name", "weight_formats", "default_opset", "input_name", "eval_rules")

@@ -57,6 +57,11 @@ def reference_path(model: Model, onnx_path: Path) -> Path:
     return onnx_path.with_name(f"{model.stem}.reference.npz")
 
 
+def torchscript_path(model: Model, onnx_path: Path) -> Path:
+    """Where a torch converter saves the TorchScript file (`deploy.frontend: pytorch`): `<model stem>.torchscript.pt` beside the ONNX."""
+    return onnx_path.with_name(f"{model.stem}.torchscript.pt")
+
+
 def weights_label(weights: Path | None, seed: int) -> str:
     """How the ONNX metadata and the record describe the weights."""
     if weights is None:
@@ -112,7 +117,7 @@ def stamp(request: ConvertRequest, params: int) -> None:
 
 
 def finish(request: ConvertRequest, forward: Callable[[np.ndarray], np.ndarray], *, params: int, opset: int,
-           tools: tuple[str, ...], warnings: tuple[str, ...] = ()) -> ConvertResult:
+           tools: tuple[str, ...], warnings: tuple[str, ...] = (), torchscript: Path | None = None) -> ConvertResult:
     """What every converter does once its ONNX file is written: save the source framework's reference
     outputs, stamp the file's metadata, and describe the result (input/output names read from the file)."""
     reference = write_reference(forward, request)
@@ -120,7 +125,7 @@ def finish(request: ConvertRequest, forward: Callable[[np.ndarray], np.ndarray],
     input_name, output_name = onnxfile.io_names(request.out)
     return ConvertResult(onnx=request.out, reference=reference, input_name=input_name, output_name=output_name,
                          params=params, opset=opset, random_weights=request.weights is None,
-                         tool_versions=tool_versions(*tools), warnings=warnings)
+                         tool_versions=tool_versions(*tools), warnings=warnings, torchscript=torchscript)
 
 
 def check_fits(expected: dict[str, tuple[int, ...]], given: dict[str, tuple[int, ...]], path: Path) -> None:

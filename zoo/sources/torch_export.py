@@ -6,7 +6,9 @@
   `model`, `module.` prefixes) are unwrapped.
 - `apply_checkpoint` loads it strictly: missing or unexpected keys are an error listing them.
 - `export` writes the ONNX graph with the TorchScript exporter (`dynamo=False`, which honours
-  the manifest's opset as deployment toolchains expect), then the reference outputs.
+  the manifest's opset as deployment toolchains expect), then the reference outputs; with
+  `deploy.frontend: pytorch` also a TorchScript file of the same module (`torch.jit.trace` on
+  the photograph, saved beside the ONNX), which vamc compiles instead of the ONNX graph.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 from zoo.atomic import atomic_path
 from zoo.errors import ConversionError
+from zoo.manifest.schema import Frontend
 from zoo.sources.base import ConvertRequest, ConvertResult, SourceLibrary
 from zoo.sources.common import (
     TORCH_INPUT,
@@ -27,6 +30,7 @@ from zoo.sources.common import (
     check_fits,
     finish,
     first_line,
+    torchscript_path,
 )
 from zoo.sources.transform import TORCHVISION_RULES
 
@@ -129,12 +133,34 @@ def export(module: torch.nn.Module, request: ConvertRequest, tools: tuple[str, .
     """
     module.eval()
     with atomic_path(request.out) as tmp:
-        _torchscript_export(module, request.model, tmp)
+        _onnx_export(module, request.model, tmp)
+    torchscript = trace(module, request) if request.model.deploy.frontend == Frontend.pytorch else None
     params = sum(p.numel() for p in module.parameters())
-    return finish(request, _forward(module, request.model), params=params, opset=request.model.opset, tools=tools)
+    return finish(request, _forward(module, request.model), params=params, opset=request.model.opset, tools=tools,
+                  torchscript=torchscript)
 
 
-def _torchscript_export(module: torch.nn.Module, model: Model, target: Path) -> None:
+def trace(module: torch.nn.Module, request: ConvertRequest) -> Path:
+    """Trace `module` on the first validation input (the photograph) and save the TorchScript file beside the ONNX."""
+    import torch
+
+    example = torch.from_numpy(request.inputs.array[:1])
+    target = torchscript_path(request.model, request.out)
+    # quiet: tracer notes on data-dependent branches, and torch deprecating TorchScript (vamc reads it)
+    with torch.no_grad(), warnings.catch_warnings(), atomic_path(target) as tmp:
+        warnings.simplefilter("ignore")
+        try:
+            traced = torch.jit.trace(module, example)
+        except Exception as exc:  # the tracer raises many unrelated types for code it cannot follow
+            raise ConversionError(
+                f"{request.model.id}: torch.jit.trace failed: {first_line(exc)}. "
+                "Deploy this model with `deploy.frontend: onnx`."
+            ) from exc
+        torch.jit.save(traced, str(tmp))
+    return target
+
+
+def _onnx_export(module: torch.nn.Module, model: Model, target: Path) -> None:
     """`torch.onnx.export` at the manifest's opset, batch 1 unless `deploy.dynamic_batch`."""
     import torch
 
@@ -204,6 +230,7 @@ class TorchLibrary(SourceLibrary):
     default_opset = 11
     input_name = TORCH_INPUT
     eval_rules = TORCHVISION_RULES
+    frontends = frozenset({"onnx", "pytorch"})
 
     @abstractmethod
     def build(self, model: Model) -> torch.nn.Module:

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.errors import ConversionError
-from zoo.manifest.schema import Model
+from zoo.manifest.schema import Frontend, Model
 from zoo.pipeline.steps.base import RunOptions, Step, StepInputs, StepResult
 from zoo.sources import registry
 from zoo.sources.base import ConvertRequest, ValidationInputs
@@ -21,6 +21,7 @@ from zoo.sources.base import ConvertRequest, ValidationInputs
 #: Output names (unique within a model's pipeline; `onnx` is the simplified graph).
 RAW_ONNX = "raw_onnx"
 REFERENCE = "reference"
+TORCHSCRIPT = "torchscript"
 #: The real photograph every model is validated on (CC0, see zoo/data/chelsea.LICENSE.txt).
 PHOTO = Path(__file__).resolve().parents[2] / "data" / "chelsea.jpg"
 #: Seeded random inputs added to the photograph (standard normal in the normalised space).
@@ -54,6 +55,8 @@ class ConvertStep(Step):
             "opset": model.opset,
             "dynamic_batch": model.deploy.dynamic_batch,
         }
+        if model.deploy.frontend != Frontend.onnx:  # only then: the keys of ONNX-only models stay as they were
+            fields["frontend"] = model.deploy.frontend.value
         code = registry.get(source.library).code_digest(model)
         if code is not None:  # user code the conversion runs (only then: other keys stay as they were)
             fields["code"] = code
@@ -74,8 +77,9 @@ class ConvertStep(Step):
         warnings = list(result.warnings)
         if result.random_weights:
             warnings.append(f"random weights (seed {options.seed}): the ONNX is untrained, for pipeline checks only")
+        torchscript = {TORCHSCRIPT: result.torchscript} if result.torchscript else {}
         return StepResult(
-            outputs={RAW_ONNX: result.onnx, REFERENCE: result.reference},
+            outputs={RAW_ONNX: result.onnx, REFERENCE: result.reference, **torchscript},
             metrics={
                 "input_name": result.input_name,
                 "output_name": result.output_name,

@@ -11,7 +11,7 @@ from typing import Any
 
 from zoo.manifest.schema import Model
 from zoo.pipeline.steps.base import RunOptions, Step, StepInputs, StepResult
-from zoo.pipeline.steps.convert import RAW_ONNX, REFERENCE
+from zoo.pipeline.steps.convert import RAW_ONNX, REFERENCE, TORCHSCRIPT
 from zoo.pipeline.steps.simplify import ONNX
 
 
@@ -33,7 +33,8 @@ class ValidateStep(Step):
     def run(self, model: Model, inputs: StepInputs, workdir: Path, options: RunOptions) -> StepResult:
         from zoo.measure.validate import validate
 
-        report = validate(model, raw=inputs[RAW_ONNX], simplified=inputs[ONNX], reference=inputs[REFERENCE])
+        report = validate(model, raw=inputs[RAW_ONNX], simplified=inputs[ONNX], reference=inputs[REFERENCE],
+                          torchscript=inputs.get(TORCHSCRIPT))
         warnings = []
         if report.reason:
             warnings.append(f"validation thresholds relaxed: {report.reason}")
