@@ -105,9 +105,12 @@ def test_unreachable_server_is_a_bounded_clear_error_without_credentials(s3: S3S
         message = str(caught.value)
         assert "s3://zoo-cache/zoo" in message and "attempt" in message
         assert SECRET not in message and KEY_ID not in message
+        with pytest.raises(RemoteError, match="did not answer"):  # later calls fail at once, not after a deadline
+            remote.has_blob(digest)
+        assert time.monotonic() - start < 30
     finally:
         s3.restart()
-    assert remote.push_blob(digest, path) is True  # the next run completes
+    assert RemoteCache(s3.url(), timeout=3).push_blob(digest, path) is True  # the next run completes
 
 
 def test_missing_bucket_says_what_to_check(s3: S3Server, tmp_path: Path) -> None:

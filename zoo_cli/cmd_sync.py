@@ -17,8 +17,9 @@ from typing import Any
 import click
 
 from zoo.manifest.schema import Model
-from zoo.pipeline.backends import EXECUTOR_ENV, EXECUTORS
+from zoo.pipeline.backends import EXECUTOR_ENV
 from zoo.pipeline.steps.base import RunOptions, Step
+from zoo.store.remote import REMOTE_ENV
 from zoo_cli.cmd_catalog import catalog_from, select_options
 from zoo_cli.console import err, out
 
@@ -50,6 +51,9 @@ def pipeline_options(fn: Any) -> Any:
         click.option("--calib-dir", help="Calibration image folder written into the build YAML."),
         click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False),
                      help="Folder of templates overriding the shipped ones."),
+        click.option("--remote", envvar=REMOTE_ENV, metavar="URL",
+                     help=f"Shared remote cache (s3://bucket/prefix, file:///shared/folder; also ${REMOTE_ENV}): "
+                          "look results up there, share new ones."),
     ]
     for decorator in reversed(decorators):
         fn = decorator(fn)
@@ -86,11 +90,11 @@ def plan(ctx: click.Context, as_json: bool, **params: Any) -> None:
     from zoo.pipeline.plan import build_plan
 
     models, store, options = _prepare(ctx, params)
-    the_plan = build_plan(models, options, store, force=params["force"])
+    the_plan = build_plan(models, options, store, force=params["force"], remote=remote_lookup(store, params["remote"]))
     if as_json:
         click.echo(json.dumps([
             {"model": n.model.id, "step": n.kind, "needs": list(n.needs), "key": n.key,
-             "status": "run" if n.will_run else "cached", "reasons": n.reasons}
+             "status": "run" if n.will_run else ("remote" if n.on_remote else "cached"), "reasons": n.reasons}
             for n in the_plan.all_nodes()
         ], indent=2))
         return
@@ -107,7 +111,7 @@ def plan(ctx: click.Context, as_json: bool, **params: Any) -> None:
                 text.append("will run because:", style="yellow")
                 text.append(f" {'; '.join(node.reasons)}\n")
             else:
-                text.append("cached\n", style="green")
+                text.append("cached on the remote\n" if node.on_remote else "cached\n", style="green")
     out.print(text, end="")
     total = len(the_plan.all_nodes())
     cached = the_plan.cached_count
@@ -122,8 +126,10 @@ def plan(ctx: click.Context, as_json: bool, **params: Any) -> None:
               help="Start every model even after a failure (default: finish the models under way, start no new one).")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="json: one JSON object per event on stdout.")
-@click.option("--executor", type=click.Choice(EXECUTORS), default="local", show_default=True, envvar=EXECUTOR_ENV,
-              help=f"Where steps run: local threads and worker processes (also ${EXECUTOR_ENV}).")
+@click.option("--executor", default="local", show_default=True, envvar=EXECUTOR_ENV, metavar="local|dask://HOST:PORT",
+              callback=lambda ctx, param, value: _executor(value),
+              help=f"Where steps run: this machine's threads and worker processes, or a Dask cluster "
+                   f"(needs --remote; also ${EXECUTOR_ENV}).")
 @click.pass_context
 def sync(ctx: click.Context, jobs: int | None, keep_going: bool, log_format: str, executor: str,
          **params: Any) -> None:
@@ -131,9 +137,10 @@ def sync(ctx: click.Context, jobs: int | None, keep_going: bool, log_format: str
     import os
 
     models, store, options = _prepare(ctx, params)
-    code = sync_models(models, store=store, options=options, out_dir=params["out_dir"],
-                       jobs=jobs or max(1, min(4, os.cpu_count() or 1)), force=params["force"],
-                       keep_going=keep_going, log_format=log_format, debug=ctx.obj["debug"], executor=executor)
+    local_jobs = max(1, min(4, os.cpu_count() or 1)) if executor == "local" else None  # a cluster: its capacity
+    code = sync_models(models, store=store, options=options, out_dir=params["out_dir"], jobs=jobs or local_jobs,
+                       force=params["force"], keep_going=keep_going, log_format=log_format, debug=ctx.obj["debug"],
+                       executor=executor, remote=params["remote"])
     ctx.exit(code)
 
 
@@ -143,27 +150,60 @@ def sync_models(
     store: Any,
     options: RunOptions,
     out_dir: Path,
-    jobs: int,
+    jobs: int | None,
     force: Sequence[str] = (),
     keep_going: bool = False,
     log_format: str = "text",
     debug: bool = False,
     steps: Sequence[Step] | None = None,
     executor: str = "local",
+    remote: str | None = None,
 ) -> int:
     """Plan and run; print progress and the summary; return the exit status (0 only if all succeeded)."""
     from zoo.pipeline.plan import build_plan
     from zoo.pipeline.scheduler import run_plan
 
-    the_plan = build_plan(models, options, store, steps=steps, force=force)
+    the_plan = build_plan(models, options, store, steps=steps, force=force, remote=remote_lookup(store, remote))
     reporter = _reporter(log_format, the_plan)
     with getattr(reporter, "live", contextlib.nullcontext)():
         result = run_plan(the_plan, store, out_dir=out_dir, jobs=jobs, keep_going=keep_going, on_event=reporter,
-                          executor=executor)
+                          executor=executor, remote=remote)
     _summary(result, log_format, debug)
     if result.interrupted:
         return EXIT_INTERRUPTED
     return 0 if result.ok else 1
+
+
+def _executor(value: str) -> str:
+    """`local` or `dask://HOST:PORT`, checked before any work starts."""
+    import re
+
+    if value == "local" or re.fullmatch(r"dask://[^\s/:]+:\d+", value):
+        return value
+    raise click.BadParameter(f"{value!r} is neither 'local' nor dask://HOST:PORT (a Dask scheduler's address)")
+
+
+def remote_lookup(store: Any, url: str | None) -> Any:
+    """How a plan asks the remote tier for a key (None without a remote). An unreachable remote is
+    said once; the plan then counts on the local store alone (the run shares results later)."""
+    if not url:
+        return None
+    from zoo.errors import RemoteError
+    from zoo.store.tiers import Tiered, remote_at
+
+    ask = Tiered(store, remote_at(url)).remote_entry
+    told: list[str] = []
+
+    def lookup(key: str) -> Any:
+        try:
+            return ask(key)
+        except RemoteError as exc:
+            if not told:
+                told.append(str(exc))
+                err.print(f"warning: {exc}; planning with the local store only", markup=False, highlight=False)
+            return None
+
+    return lookup
 
 
 def _reporter(log_format: str, the_plan: Any) -> Callable[[Any], None]:

@@ -7,9 +7,11 @@
 4. Put its outputs into the blob store, then the action entry: an entry is never written
    before the blobs it names, so a crash at any moment leaves nothing that looks finished.
 
-A remote tier goes into the two marked places: `cached_result` asks it after the local store
-(and copies a hit's blobs, then its entry, down); `_store_result` pushes blobs first and the
-entry last, writing only what is absent.
+With a remote tier (`zoo.store.tiers.Tiered`), a lookup asks the remote after the local store
+(a hit's blobs come down verified, then its entry), inputs missing locally are pulled before the
+step runs, and a result goes up blobs first and entry last. Where the remote is the only way a
+result can travel (`tier.required`, a cluster worker), failing to share it fails the node;
+otherwise the failure is reported and the next run shares it.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from zoo.errors import StepError
+from zoo.errors import RemoteError, StepError
 from zoo.pipeline.events import Event, EventCallback, ignore
 from zoo.pipeline.plan import explain, jsonable
 from zoo.pipeline.record import RECORD_NAME
@@ -28,52 +30,89 @@ from zoo.pipeline.task import NodeResult, Task
 from zoo.store.actions import ActionEntry, OutputFile
 from zoo.store.blobs import BlobStore
 from zoo.store.local import LocalStore
+from zoo.store.remote import CorruptBlob
+from zoo.store.tiers import Tiered
 
 WAITING = "another process is computing this step"
 
 
-def execute_node(task: Task, store: LocalStore, on_event: EventCallback | None = None) -> NodeResult:
+def execute_node(task: Task, store: LocalStore, on_event: EventCallback | None = None,
+                 tier: Tiered | None = None) -> NodeResult:
     """Run `task` against `store` (or find it cached); raise a `ZooError` when the step fails."""
     emit = on_event or ignore
-    hit = cached_result(task, store)
+    hit = cached_result(task, store, tier, emit)
     if hit is not None:
         return hit
     model, kind = task.model, task.kind
     reasons = [f"forced (--force {kind})"] if task.forced else explain(
         store.actions.last(model.stem, kind), task.ingredients, key=task.key)
     with store.key_lock(task.key, on_wait=lambda: emit(Event("step_waiting", model.id, kind, message=WAITING))):
-        hit = cached_result(task, store)
+        hit = cached_result(task, store, tier, emit)
         if hit is not None:
             return hit
         emit(Event("step_started", model.id, kind, message="; ".join(reasons)))
         start = time.monotonic()
         with store.work_folder(task.key) as workdir:
+            if tier is not None:  # a cluster worker starts with none of its inputs
+                tier.fetch_blobs(o.digest for entry in task.upstream.values() for o in entry.outputs.values())
             inputs = _stage_inputs(task, store.blobs, workdir / "inputs", _EventReport(task, emit))
             options = dataclasses.replace(task.options, downloads_dir=str(store.downloads))
             result = task.step.run(model, inputs, workdir, options)
             entry = _entry(task, _ingest(task, result, workdir, store.blobs), result, time.monotonic() - start)
-        _store_result(store, entry)
+        store.actions.put(entry)
+        _share(entry, tier, emit, task)
     store.actions.set_last(model.stem, kind, task.key, task.ingredients)
     return NodeResult("ran", entry, entry.seconds, reasons)
 
 
-def cached_result(task: Task, store: LocalStore) -> NodeResult | None:
-    """The cached result of `task`, unless it is forced or there is none.
+def cached_result(task: Task, store: LocalStore, tier: Tiered | None = None,
+                  emit: EventCallback = ignore) -> NodeResult | None:
+    """The cached result of `task` (local store, then the remote tier), unless it is forced or there is none.
 
-    (A remote tier is asked here, after the local action cache.)
+    A local hit the remote does not have yet is shared on the way.
     """
     if task.forced:
         return None
     entry = store.actions.get(task.key)
+    if entry is not None:
+        _share(entry, tier, emit, task, known=True)
+    elif tier is not None:
+        entry = _remote_hit(task, tier, emit)
     if entry is None:
         return None
     store.actions.set_last(task.model.stem, task.kind, task.key, task.ingredients)
     return NodeResult("cached", entry)
 
 
-def _store_result(store: LocalStore, entry: ActionEntry) -> None:
-    """Cache `entry` (its blobs are in already). (A remote tier is pushed here: blobs, then the entry.)"""
-    store.actions.put(entry)
+def _remote_hit(task: Task, tier: Tiered, emit: EventCallback) -> ActionEntry | None:
+    """The remote's result for `task`, adopted locally. A corrupt one counts as no result (and is
+    removed); an unreachable remote too, unless it is the only way results travel (`tier.required`)."""
+    try:
+        return tier.lookup(task.key)
+    except CorruptBlob as exc:
+        emit(Event("step_note", task.model.id, task.kind, message=f"{exc}; computing the step instead"))
+    except RemoteError as exc:
+        if tier.required:
+            raise
+        emit(Event("step_note", task.model.id, task.kind, message=f"{exc}; computing the step here"))
+    return None
+
+
+def _share(entry: ActionEntry, tier: Tiered | None, emit: EventCallback, task: Task, *, known: bool = False) -> None:
+    """Push `entry` to the remote (blobs, then the entry); a failure fails the node only where the
+    remote is the result's only way back (`tier.required`)."""
+    if tier is None:
+        return
+    try:
+        if known:
+            tier.ensure_pushed(entry)
+        else:
+            tier.push(entry)
+    except RemoteError as exc:
+        if tier.required:
+            raise
+        emit(Event("step_note", task.model.id, task.kind, message=f"not shared with the remote: {exc}; "
+                   "the next run shares it"))
 
 
 
@@ -145,4 +184,21 @@ def _entry(task: Task, outputs: dict[str, OutputFile], result: StepResult, secon
         raise StepError(f"step {task.kind} returned metrics that are not JSON: {exc}") from None
     return ActionEntry(key=task.key, kind=task.kind, ingredients=task.ingredients, outputs=outputs, metrics=metrics,
                        warnings=[str(w) for w in result.warnings], tool_versions=task.tools,
-                       seconds=round(seconds, 3))
+                       seconds=round(seconds, 3), worker=worker_name())
+
+
+def worker_name() -> str:
+    """Who computes here: the Dask worker's name and address on a cluster, else this host's name."""
+    import socket
+    import sys
+
+    if "distributed" in sys.modules:  # only a process the Dask backend runs in has it loaded
+        from distributed import get_worker
+
+        try:
+            worker = get_worker()
+        except ValueError:  # a client process, not a worker
+            pass
+        else:
+            return f"{worker.name} ({worker.address})"
+    return socket.gethostname()

@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -89,6 +89,8 @@ class Node:
     key: str | None = None
     #: The cached result, if the predicted key has one.
     entry: ActionEntry | None = None
+    #: Whether that result is on the remote tier only (a sync pulls it instead of computing).
+    on_remote: bool = False
     reasons: list[str] = field(default_factory=list)
 
     @property
@@ -162,9 +164,13 @@ def build_plan(
     steps: Sequence[Step] | None = None,
     force: Iterable[str] = (),
     opt_in: Sequence[Step] | None = None,
+    remote: RemoteLookup | None = None,
 ) -> Plan:
     """The plan for `models`, with every step's predicted key, cache hit and reasons, plus the
-    `opt_in` steps (default: every registered one) whose last result still holds."""
+    `opt_in` steps (default: every registered one) whose last result still holds.
+
+    `remote` looks a key up in the remote tier when the local store has no result for it.
+    """
     from zoo.pipeline.steps import opt_in_steps, pipeline_steps
 
     steps = pipeline_steps() if steps is None else steps
@@ -186,7 +192,7 @@ def build_plan(
             )
             for step in chosen
         ]
-        predict(nodes[model.id], store)
+        predict(nodes[model.id], store, remote)
         nodes[model.id] += carried(model, nodes[model.id], opt_in, store)
     return Plan(models=list(models), nodes=nodes, options=options)
 
@@ -256,7 +262,7 @@ def _pin(model: Model, record: Record, store: LocalStore, known: dict[str, Step]
     nodes[kind] = node
 
 
-def predict(nodes: list[Node], store: LocalStore) -> None:
+def predict(nodes: list[Node], store: LocalStore, remote: RemoteLookup | None = None) -> None:
     """Fill each node's predicted key, cached entry and reasons, in dependency order."""
     by_kind = {node.kind: node for node in nodes}
     for node in nodes:
@@ -273,10 +279,17 @@ def predict(nodes: list[Node], store: LocalStore) -> None:
         ingredients = node.ingredients(digests)
         node.key = cache_key(ingredients)
         node.entry = store.actions.get(node.key)
+        if node.entry is None and remote is not None and not node.forced:
+            node.entry = remote(node.key)
+            node.on_remote = node.entry is not None
         if node.forced:
             node.reasons = [f"forced (--force {node.kind})"]
         elif node.entry is None:
             node.reasons = explain(last, ingredients, key=node.key)
+
+
+#: Looks a cache key up in the remote tier: its entry, or None.
+RemoteLookup = Callable[[str], "ActionEntry | None"]
 
 
 def output_digests(entry: ActionEntry | None) -> dict[str, str]:

@@ -86,6 +86,7 @@ def _step_record(node: Node, outcome: StepOutcome) -> StepRecord:
     entry = outcome.entry
     if entry is not None:
         step.outputs, step.metrics, step.warnings = dict(entry.outputs), entry.metrics, entry.warnings
+        step.worker = entry.worker
         step.seconds = entry.seconds if outcome.status == "cached" else step.seconds
     return step
 

@@ -40,6 +40,7 @@ class StepRecord(BaseModel):
     seconds: float = Field(0.0, description="Time the step took when it was computed (also for a cached step).")
     warnings: list[str] = Field(default_factory=list)
     error: str | None = Field(None, description="Why the step failed or was skipped.")
+    worker: str | None = Field(None, description="Where the step's result was computed (host or cluster worker).")
 
 
 class Record(BaseModel):

@@ -64,17 +64,22 @@ class RunResult:
         return next((o for o in self.outcomes if o.model_id == model_id and o.kind == kind), None)
 
 
-def run_plan(plan: Plan, store: LocalStore, *, out_dir: Path, jobs: int = 1, keep_going: bool = False,
-             on_event: EventCallback | None = None, executor: str = "local") -> RunResult:
-    """Run `plan` on the backend called `executor` and publish into `out_dir`."""
+def run_plan(plan: Plan, store: LocalStore, *, out_dir: Path, jobs: int | None = 1, keep_going: bool = False,
+             on_event: EventCallback | None = None, executor: str = "local", remote: str | None = None) -> RunResult:
+    """Run `plan` on the backend called `executor` and publish into `out_dir`.
+
+    `jobs` None means what the backend can run at once (a cluster's worker threads).
+    """
     from zoo.pipeline.backends import open_backend
 
-    if jobs < 1:
+    if jobs is not None and jobs < 1:
         raise ZooError(f"-j/--jobs must be at least 1, got {jobs}")
     sink = EventSink(on_event)
-    backend = open_backend(executor, jobs=jobs, on_event=sink)
+    backend = open_backend(executor, jobs=jobs or 1, store=store, remote=remote, on_event=sink)
     try:
-        return Scheduler(backend, store, out_dir=out_dir, jobs=jobs, keep_going=keep_going, on_event=sink).run(plan)
+        limit = jobs or backend.capacity
+        return Scheduler(backend, store, out_dir=out_dir, jobs=limit, keep_going=keep_going, on_event=sink,
+                         remote=remote).run(plan)
     finally:
         backend.close()
 
@@ -83,8 +88,9 @@ class Scheduler:
     """Walks plans for one backend and one output folder."""
 
     def __init__(self, backend: Backend, store: LocalStore, *, out_dir: Path, jobs: int = 1,
-                 keep_going: bool = False, on_event: EventCallback | None = None):
+                 keep_going: bool = False, on_event: EventCallback | None = None, remote: str | None = None):
         self.backend = backend
+        self.remote = remote
         self.store = store
         self.out_dir = out_dir
         self.jobs = jobs
@@ -204,7 +210,7 @@ class _Run:
         key = cache_key(ingredients)
         task = Task(model=model, step=node.step, key=key, ingredients=ingredients, upstream=entries,
                     options=self.plan.options, tools=node.tools, store_root=str(self.scheduler.store.root),
-                    forced=node.forced)
+                    forced=node.forced, remote=self.scheduler.remote)
         self.running[self.scheduler.backend.submit(task)] = _Running(node, key, time.monotonic())
 
     def _collect(self, future: Future[NodeResult]) -> None:

@@ -32,6 +32,8 @@ class Task:
     tools: dict[str, str]
     store_root: str
     forced: bool = False
+    #: The remote cache tier's URL, if the run has one (`--remote`).
+    remote: str | None = None
 
     @property
     def kind(self) -> str:

@@ -48,6 +48,7 @@ class ActionEntry(BaseModel):
     warnings: list[str] = Field(default_factory=list)
     tool_versions: dict[str, str] = Field(default_factory=dict)
     seconds: float = 0.0
+    worker: str | None = Field(None, description="Where the step was computed: a host, or a cluster worker.")
 
 
 class LastResult(BaseModel):

@@ -15,7 +15,7 @@ It sits behind the local store the way a Bazel or DVC remote cache does:
 Credentials come the standard way for the backend (for S3: the AWS environment variables and
 config files, `AWS_ENDPOINT_URL` included). The URL is only ever shown redacted, and nothing
 written here contains a credential. Transfers retry transient network errors with backoff, within
-a deadline (`ZOO_REMOTE_TIMEOUT`, seconds per operation).
+a deadline (`ZOO_REMOTE_TIMEOUT` seconds after an operation first fails, default 60).
 """
 
 from __future__ import annotations
@@ -35,9 +35,11 @@ from zoo.redaction import redact
 
 #: Environment variable naming the remote (the `--remote` option wins).
 REMOTE_ENV = "ZOO_REMOTE"
-#: Seconds one remote operation may take, retries included.
+#: Seconds an operation keeps retrying after its first failure.
 TIMEOUT_ENV = "ZOO_REMOTE_TIMEOUT"
-DEFAULT_TIMEOUT = 600.0
+DEFAULT_TIMEOUT = 60.0
+#: Seconds an unreachable remote is taken as down before it is asked again.
+_DOWN_FOR = 30.0
 _CHUNK = 8 << 20
 #: Multipart upload part size: parts go up concurrently, as `aws s3 cp` sends them.
 _PART = 16 << 20
@@ -50,6 +52,10 @@ Progress = Callable[[int], None]
 T = TypeVar("T")
 
 
+class CorruptBlob(RemoteError):
+    """A remote blob's bytes do not hash to its name."""
+
+
 class RemoteCache:
     """Blobs and action entries under one fsspec URL, written create-if-absent."""
 
@@ -59,6 +65,8 @@ class RemoteCache:
         self.timeout = timeout if timeout is not None else float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT))
         self.fs, self.root = _filesystem(url, self.label)
         self.local = _is_local(self.fs)
+        #: When the remote last failed to answer, and how (see `_retrying`).
+        self._down: tuple[float, str] | None = None
 
     # ---------------------------------------------------------------- blobs
     def blob_path(self, digest: str) -> str:
@@ -155,7 +163,7 @@ class RemoteCache:
                     if progress is not None:
                         progress(len(chunk))
             if hasher.hexdigest() != digest:
-                raise RemoteError(
+                raise CorruptBlob(
                     f"blob {digest} on {self.label} is corrupt (its bytes hash to {hasher.hexdigest()}); "
                     "it was not used. Run `zoo store verify --remote` to remove it; the next sync re-creates it"
                 )
@@ -164,19 +172,29 @@ class RemoteCache:
             tmp.unlink(missing_ok=True)
 
     def _retrying(self, what: str, operation: Callable[[], T]) -> T:
-        """Run `operation`, retrying transient network errors with backoff until the deadline."""
-        deadline = time.monotonic() + self.timeout
+        """Run `operation`, retrying transient network errors with backoff for `timeout` seconds after
+        the first failure. Once a remote has not answered, later operations in this process fail at
+        once for a while (`_DOWN_FOR`), instead of each waiting out its own deadline."""
+        if self._down is not None and time.monotonic() - self._down[0] < _DOWN_FOR:
+            raise RemoteError(f"cannot {what}: {self._down[1]}")
+        deadline: float | None = None
         failures = 0
         while True:
             try:
-                return operation()
+                result = operation()
+                self._down = None
+                return result
             except RemoteError:
                 raise
             except Exception as exc:  # noqa: BLE001 - classified by type just below
                 failures += 1
+                deadline = deadline or time.monotonic() + self.timeout
                 delay = min(_BACKOFF_CAP, _BACKOFF_BASE * 2 ** (failures - 1)) * (0.5 + random.random() / 2)
                 if not _transient(exc) or time.monotonic() + delay > deadline:
-                    raise _explain(exc, what, self.label, failures) from None
+                    error = _explain(exc, what, self.label, failures)
+                    if _transient(exc):
+                        self._down = (time.monotonic(), str(error).split(": ", 1)[-1])
+                    raise error from None
                 time.sleep(delay)
 
 

@@ -14,6 +14,11 @@ from zoo.pipeline.task import NodeResult, Task
 
 
 class Backend(Protocol):
+    @property
+    def capacity(self) -> int:
+        """How many tasks it runs at once (what the scheduler submits when `-j` is not given)."""
+        ...
+
     def submit(self, task: Task) -> Future[NodeResult]:
         """Start running `task`; the future holds its `NodeResult`, or the exception that ended it.
 

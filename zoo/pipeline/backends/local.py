@@ -22,12 +22,14 @@ from zoo.pipeline.events import EventCallback, ignore
 from zoo.pipeline.execute import cached_result, execute_node
 from zoo.pipeline.task import NodeResult, Task
 from zoo.store.local import LocalStore
+from zoo.store.tiers import tier_for
 
 
 class LocalBackend:
     """Runs up to `jobs` tasks at once on this machine (the scheduler submits no more)."""
 
     def __init__(self, jobs: int, on_event: EventCallback | None = None):
+        self.capacity = jobs
         self._workers = WorkerPool(jobs)
         self._on_event: EventCallback = on_event or ignore
         self._stores: dict[str, LocalStore] = {}
@@ -47,9 +49,10 @@ class LocalBackend:
 
     def _run(self, task: Task) -> NodeResult:
         store = self._stores.setdefault(task.store_root, LocalStore(task.store_root))
+        tier = tier_for(store, task.remote)
         if not task.heavy:
-            return execute_node(task, store, self._on_event)
-        cached = cached_result(task, store)
+            return execute_node(task, store, self._on_event, tier)
+        cached = cached_result(task, store, tier, self._on_event)
         if cached is not None:
             return cached
         try:

@@ -167,6 +167,7 @@ def _worker_main(conn: Connection, parent_pid: int, threads: int) -> None:
     """Entry point of a worker process: run tasks until the pipe closes or the parent dies."""
     from zoo.pipeline.execute import execute_node
     from zoo.store.local import LocalStore
+    from zoo.store.tiers import tier_for
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -189,7 +190,7 @@ def _worker_main(conn: Connection, parent_pid: int, threads: int) -> None:
             return
         store = stores.setdefault(task.store_root, LocalStore(task.store_root))
         try:
-            reply: tuple[Any, ...] = ("ok", execute_node(task, store, relay))
+            reply: tuple[Any, ...] = ("ok", execute_node(task, store, relay, tier_for(store, task.remote)))
         except ZooError as exc:
             reply = ("error", True, str(exc), "")
         except BaseException as exc:  # noqa: BLE001 - reported to the parent, which decides

@@ -1,0 +1,135 @@
+"""`zoo sync --remote`: a team shares one cache. Real `zoo` processes, each with its own ZOO_HOME (like
+separate machines), a real shared folder (file://) or moto's S3 server as the remote, and models of
+the tinylib plugin, whose every conversion leaves a marker (so "converted once" is counted, not assumed)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.plugins.tinylib import MARKERS_ENV
+from tests.s3_server import KEY_ID, SECRET, S3Server, s3_server
+from tests.test_sources_plugin import PLUGIN, ROOT, manifest, tiny8_weights
+from zoo.pipeline.record import read_record
+
+MODELS = ("tiny8", "tiny4")
+
+
+@pytest.fixture
+def team(tmp_path: Path) -> Path:
+    """Manifests for two tinylib models and a marker folder counting conversions."""
+    (tmp_path / "manifests").mkdir()
+    (tmp_path / "markers").mkdir()
+    weights = tmp_path / "tiny8.npz"
+    tiny8_weights(weights)
+    text = manifest(weights) + "  - name: tiny4\n"  # tiny4: random weights (no weights file fits it)
+    (tmp_path / "manifests" / "tinyfam.yaml").write_text(text, encoding="utf-8")
+    return tmp_path
+
+
+@pytest.fixture
+def s3() -> Iterator[S3Server]:
+    with s3_server() as server:
+        yield server
+
+
+def sync(root: Path, client: str, remote: str, *extra: str) -> subprocess.CompletedProcess[str]:
+    """`zoo sync` of every model as `client` (its own store and output folder)."""
+    env = {**os.environ, "ZOO_SOURCES": PLUGIN, "PYTHONPATH": str(ROOT), "ZOO_HOME": str(root / client / "store"),
+           MARKERS_ENV: str(root / "markers"), "ZOO_REMOTE_TIMEOUT": "2"}
+    command = [sys.executable, "-m", "zoo_cli", "--manifests", "manifests", "sync", "--source", "tinylib", "--random-weights",
+               "--remote", remote, "--out", str(root / client / "out"), "--log-format", "json", *extra]
+    return subprocess.run(command, cwd=root, env=env, capture_output=True, text=True, timeout=600)
+
+
+def conversions(root: Path) -> int:
+    return len(list((root / "markers").iterdir()))
+
+
+def statuses(result: subprocess.CompletedProcess[str]) -> dict[tuple[str, str], str]:
+    events = [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
+    return {(e["model"], e["step"]): e["status"] for e in events if e["event"] == "step_finished"}
+
+
+def digests(root: Path, client: str) -> dict[str, dict[str, str]]:
+    found = {}
+    for name in MODELS:
+        record = read_record(root / client / "out" / f"tinylib-{name}")
+        assert record is not None
+        found[name] = {o.name: o.digest for s in record.steps.values() for o in s.outputs.values()}
+    return found
+
+
+@pytest.mark.parametrize("kind", ["file", "s3"])
+def test_a_second_client_converts_nothing(team: Path, kind: str, request: pytest.FixtureRequest) -> None:
+    remote = (team / "shared").as_uri() if kind == "file" else request.getfixturevalue("s3").url()
+    first = sync(team, "alice", remote)
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert conversions(team) == len(MODELS)
+    second = sync(team, "bob", remote)
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert conversions(team) == len(MODELS), "bob converted again instead of pulling alice's results"
+    assert set(statuses(second).values()) == {"cached"}
+    assert '"step_started"' not in second.stdout
+    assert digests(team, "bob") == digests(team, "alice")
+    for name in MODELS:  # what bob published is what alice did, byte for byte
+        for path in (team / "alice" / "out" / f"tinylib-{name}").iterdir():
+            if path.name != "record.json":
+                assert (team / "bob" / "out" / f"tinylib-{name}" / path.name).read_bytes() == path.read_bytes()
+
+
+def test_credentials_never_reach_output_records_or_entries(team: Path, s3: S3Server) -> None:
+    result = sync(team, "alice", s3.url())
+    assert result.returncode == 0, result.stderr
+    assert SECRET not in result.stdout + result.stderr and KEY_ID not in result.stdout + result.stderr
+    for path in (team / "alice").rglob("*"):
+        if path.is_file() and path.suffix in (".json", ".yaml", ".txt", ""):
+            text = path.read_bytes()
+            assert SECRET.encode() not in text and KEY_ID.encode() not in text, path
+    import boto3
+
+    bucket = boto3.resource("s3", endpoint_url=s3.endpoint).Bucket("zoo-cache")
+    for obj in bucket.objects.filter(Prefix="zoo/ac/"):
+        body = obj.get()["Body"].read()
+        assert SECRET.encode() not in body and KEY_ID.encode() not in body
+
+
+def test_remote_down_during_a_sync_then_the_next_run_shares(team: Path, s3: S3Server) -> None:
+    s3.stop()
+    try:
+        down = sync(team, "alice", s3.url())
+        assert down.returncode == 0, down.stdout + down.stderr  # the work is done here, and said to be unshared
+        assert "not shared with the remote" in down.stdout and "Traceback" not in down.stderr
+        assert SECRET not in down.stdout + down.stderr
+    finally:
+        s3.restart()
+    again = sync(team, "alice", s3.url())
+    assert again.returncode == 0, again.stdout + again.stderr
+    before = conversions(team)
+    fresh = sync(team, "bob", s3.url())
+    assert fresh.returncode == 0 and conversions(team) == before  # alice's results reached the remote
+
+
+def test_a_corrupt_remote_blob_is_not_published_and_heals(team: Path) -> None:
+    shared = team / "shared"
+    assert sync(team, "alice", shared.as_uri()).returncode == 0
+    record = read_record(team / "alice" / "out" / "tinylib-tiny8")
+    assert record is not None
+    onnx = next(o for o in record.steps["simplify"].outputs.values() if o.name.endswith(".onnx"))
+    blob = shared / "cas" / "sha256" / onnx.digest[:2] / onnx.digest
+    blob.chmod(0o644)
+    blob.write_bytes(b"tampered" + blob.read_bytes()[8:])
+    result = sync(team, "bob", shared.as_uri())
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "is corrupt" in result.stdout + result.stderr
+    published = team / "bob" / "out" / "tinylib-tiny8" / onnx.name
+    import hashlib
+
+    assert hashlib.sha256(published.read_bytes()).hexdigest() == onnx.digest  # recomputed, not the tampered bytes
+    assert hashlib.sha256(blob.read_bytes()).hexdigest() == onnx.digest  # and the remote healed
