@@ -84,3 +84,11 @@ class DatasetError(ZooError):
 
 class SourceLibraryError(ZooError):
     """A source library is unknown, or a plugin library cannot be loaded or registered."""
+
+
+class LibraryConfigError(ZooError):
+    """A source library's own config cannot be read: no such architecture or version, offline, bad file."""
+
+
+class ConfigsUnsupported(LibraryConfigError):
+    """The source library does not read its own configs, so its models cannot be checked against them."""
