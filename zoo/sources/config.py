@@ -132,6 +132,11 @@ def matching(names: Iterable[str], known: Iterable[str]) -> list[str]:
     return chosen
 
 
+def triple(values: Any, kind: type = float) -> Any:
+    """Three values as a tuple of `kind` (an input size, a mean, a std), None when there are none."""
+    return tuple(kind(v) for v in values) if values else None
+
+
 def is_glob(name: str) -> bool:
     return any(ch in name for ch in "*?[")
 

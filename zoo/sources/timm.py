@@ -12,7 +12,7 @@ from typing import Any
 
 from zoo.errors import ConversionError, LibraryConfigError
 from zoo.manifest.schema import Model
-from zoo.sources.config import ConfigQuery, LibraryConfig, same_release
+from zoo.sources.config import ConfigQuery, LibraryConfig, same_release, triple
 from zoo.sources.packages import installed_version, package_folder, run_reader
 from zoo.sources.torch_export import TorchLibrary
 
@@ -61,9 +61,9 @@ def _config(arch: str, raw: dict[str, Any], version: str) -> LibraryConfig:
                      f"(crop_pct {raw.get('test_crop_pct', raw.get('crop_pct'))})")
     return LibraryConfig(
         library="timm", arch=arch, version=version, read_from=f"timm {version}{checkpoint}",
-        input_size=_three(raw.get("input_size"), int), crop_pct=raw.get("crop_pct"),
+        input_size=triple(raw.get("input_size"), int), crop_pct=raw.get("crop_pct"),
         crop_mode=raw.get("crop_mode", "center"), interpolation=raw.get("interpolation"), resize_backend="pil",
-        mean=_three(raw.get("mean"), float), std=_three(raw.get("std"), float), value_range="0..1", color="RGB",
+        mean=triple(raw.get("mean")), std=triple(raw.get("std")), value_range="0..1", color="RGB",
         num_classes=raw.get("num_classes"), weights_url=_weights_url(raw), notes=tuple(notes),
     )
 
@@ -75,10 +75,6 @@ def _weights_url(raw: dict[str, Any]) -> str | None:
     if raw.get("hf_hub_id"):
         return HF_HUB.format(repo=raw["hf_hub_id"], file=raw.get("hf_hub_filename") or HF_DEFAULT_FILE)
     return None
-
-
-def _three(values: Any, kind: type) -> Any:
-    return tuple(kind(v) for v in values) if values else None
 
 
 LIBRARY = Timm()
