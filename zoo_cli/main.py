@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "bench": "zoo_cli.cmd_eval:bench",
     "calib": "zoo_cli.cmd_eval:calib",
     "npz": "zoo_cli.cmd_eval:npz",
+    "check": "zoo_cli.cmd_import:check",
 }
 
 

@@ -90,6 +90,8 @@ class SourceLibrary(ABC):
     needs_entrypoint: ClassVar[bool] = False
     #: Distributions whose installed versions enter the convert step's cache key.
     tools: ClassVar[tuple[str, ...]] = ()
+    #: The distribution `source.version` names and whose configs `read_configs` reads.
+    package: ClassVar[str | None] = None
     #: True when the library's eval config is a file the manifest names (`source.config`), because
     #: its package does not ship its configs.
     config_files: ClassVar[bool] = False

@@ -83,6 +83,7 @@ class Ppcls(SourceLibrary):
     #: PaddleClas ResizeImage + CropImage + NormalizeImage
     eval_rules = SourceRules(_paddle_size, _floor_offset, _times_reciprocal_255)
     tools = ("paddlepaddle", "paddle2onnx", "paddleclas", "onnx")
+    package = "paddleclas"
     config_files = True
 
     def read_configs(self, query: ConfigQuery) -> dict[str, LibraryConfig]:

@@ -1,0 +1,63 @@
+"""`zoo import`, `zoo check`, `zoo diff`: manifests against the libraries' own configs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zoo.store.local import default_root
+from zoo_cli.cmd_catalog import catalog_from, select_options
+from zoo_cli.console import error, out, warning
+
+#: Where fetched library versions and config files are kept, below the store root.
+LIBRARIES = "libraries"
+
+
+def cache_options(fn: Any) -> Any:
+    """`--store` and `--offline`, shared by the commands that read library configs."""
+    fn = click.option("--offline", is_flag=True,
+                      help="Never download: use the installed library and what is cached.")(fn)
+    fn = click.option("--store", "store_dir", type=click.Path(file_okay=False, path_type=Path),
+                      help="Store folder whose `libraries/` caches fetched library versions and config files "
+                           "(default: $ZOO_HOME or ~/.cache/zoo).")(fn)
+    return fn
+
+
+def library_cache(store_dir: Path | None) -> Path:
+    return (store_dir or default_root()) / LIBRARIES
+
+
+@click.command()
+@click.argument("patterns", nargs=-1)
+@select_options
+@cache_options
+@click.pass_context
+def check(ctx: click.Context, patterns: tuple[str, ...], family: str | None, source: str | None, tag: str | None,
+          store_dir: Path | None, offline: bool) -> None:
+    """Compare models (all, or ids, names, globs) with their library's own config at the pinned version."""
+    from zoo.sources.check import check_models
+
+    catalog = catalog_from(ctx)
+    models = catalog.select(patterns, all_models=True, family=family, source=source, tag=tag)
+    report = check_models(catalog, models, library_cache(store_dir), offline=offline)
+    for disagreement in report.disagreements:
+        if disagreement.reason:
+            out.print(str(disagreement), markup=False, highlight=False)
+        else:
+            error(str(disagreement))
+    for model_id, why in sorted(report.unchecked.items()):
+        error(f"{model_id}: not checked: {why}")
+    for library, why in sorted(report.unsupported.items()):
+        warning(f"{library}: {why}")
+    for note in report.notes:
+        warning(note)
+    out.print(
+        f"checked {len(report.checked)} of {len(models)} model(s): {len(report.unexplained)} unexplained "
+        f"disagreement(s), {len(report.disagreements) - len(report.unexplained)} explained, "
+        f"{len(report.unchecked)} not checked",
+        markup=False,
+    )
+    if not report.ok:
+        ctx.exit(1)
