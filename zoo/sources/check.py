@@ -10,6 +10,7 @@ installed one is read too, where the library can read the pinned version at all.
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -174,7 +175,7 @@ class _Places:
         given = model.source.config or ""
         if given == STANDARD_CONFIG or "://" in given or Path(given).is_absolute():
             return given
-        return str(self.file_of(model).parent / given)
+        return os.path.normpath(self.file_of(model).parent / given)
 
     def locate(self, model: Model, parts: tuple[str, ...]) -> tuple[Path, int]:
         """The line that sets the field at `parts` for `model`: its own entry, else the family defaults, else its name."""
