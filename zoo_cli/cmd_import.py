@@ -61,3 +61,37 @@ def check(ctx: click.Context, patterns: tuple[str, ...], family: str | None, sou
     )
     if not report.ok:
         ctx.exit(1)
+
+
+@click.command("import")
+@click.argument("library")
+@click.argument("archs", nargs=-1, required=True)
+@click.option("--family", help="Add to this family's manifest (it must exist unless --into names a new file).")
+@click.option("--into", type=click.Path(dir_okay=False, path_type=Path),
+              help="The manifest file to add to; created when it does not exist.")
+@click.option("--config", "eval_config",
+              help="The eval config of each model, for a library whose package does not ship it (ppcls): a path, "
+                   "a URL, or `standard`; `{arch}` is replaced by the architecture's name.")
+@click.option("--dry-run", is_flag=True, help="Print the YAML that would be added; write nothing.")
+@cache_options
+@click.pass_context
+def import_models(ctx: click.Context, library: str, archs: tuple[str, ...], family: str | None, into: Path | None,
+                  eval_config: str | None, dry_run: bool, store_dir: Path | None, offline: bool) -> None:
+    """Add models to a family manifest from LIBRARY's own configs: ARCH[@VERSION], globs allowed."""
+    from zoo.manifest.edit import publish_checked
+    from zoo.sources.importer import plan_import
+
+    catalog = catalog_from(ctx)
+    plan = plan_import(catalog, library, archs, family=family, into=into, cache=library_cache(store_dir),
+                       offline=offline, config=eval_config)
+    for arch, why in plan.skipped.items():
+        warning(f"{library}/{arch}: skipped: {why}")
+    if not plan.added:
+        error("nothing to import")
+        ctx.exit(1)
+    if dry_run:
+        out.print(plan.preview, markup=False, highlight=False, end="")
+        out.print(f"would add {len(plan.added)} model(s) to {plan.file}", markup=False)
+        return
+    publish_checked(plan.file, plan.text, plan.added)
+    out.print(f"added {len(plan.added)} model(s) to {plan.file}: {', '.join(plan.added)}", markup=False)

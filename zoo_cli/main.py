@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "calib": "zoo_cli.cmd_eval:calib",
     "npz": "zoo_cli.cmd_eval:npz",
     "check": "zoo_cli.cmd_import:check",
+    "import": "zoo_cli.cmd_import:import_models",
 }
 
 

@@ -30,7 +30,8 @@ class ConfigQuery:
     `weights` maps an architecture to the manifest's weights URL, so a library publishing
     several checkpoints per architecture (timm tags, torchvision weight enums) reads the config
     of that one. `eval_configs` maps an architecture to its eval config file (path, URL or
-    ``standard``) for a library whose package does not ship its configs (PaddleClas).
+    ``standard``) for a library whose package does not ship its configs (PaddleClas);
+    `eval_config` is the one of every other architecture, `{arch}` in it replaced by the name.
     """
 
     names: tuple[str, ...]
@@ -39,6 +40,12 @@ class ConfigQuery:
     offline: bool = False
     weights: Mapping[str, str] = field(default_factory=dict)
     eval_configs: Mapping[str, str] = field(default_factory=dict)
+    eval_config: str | None = None
+
+    def eval_config_of(self, arch: str) -> str | None:
+        """The eval config file (path, URL or ``standard``) given for `arch`, if any."""
+        given = self.eval_configs.get(arch, self.eval_config)
+        return given.replace("{arch}", arch) if given else None
 
 
 @dataclass(frozen=True)

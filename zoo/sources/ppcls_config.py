@@ -49,7 +49,7 @@ def read_configs(query: ConfigQuery) -> dict[str, LibraryConfig]:
     urls = model_urls(backbones)
     configs = {}
     for arch in matching(query.names, [*urls, *query.eval_configs]):
-        given = query.eval_configs.get(arch)
+        given = query.eval_config_of(arch)
         transform = eval_transform(_load_config(given, query)) if given else {}
         notes = [] if given else [f"no eval config given for {arch}: only its weights URL was read"]
         if arch not in urls:
