@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -65,31 +65,59 @@ class CheckReport:
         return not self.unexplained and not self.unchecked
 
 
+@dataclass
+class LibraryGroup:
+    """The models of one library pinned at one version, and what reading their configs gave."""
+
+    library: str
+    query: ConfigQuery
+    models: list[Model]
+    configs: dict[str, LibraryConfig] = field(default_factory=dict)
+    error: LibraryConfigError | None = None
+
+    def config_of(self, model: Model) -> LibraryConfig | None:
+        return self.configs.get(arch_of(model))
+
+
+def read_groups(catalog: Catalog, models: Sequence[Model], cache: Path, *,
+                offline: bool = False) -> Iterator[LibraryGroup]:
+    """Read the library configs of `models`, one batch per library and pinned version."""
+    by_pin: dict[tuple[str, str], list[Model]] = defaultdict(list)
+    for model in models:
+        by_pin[(model.source.library, model.source.version or "")].append(model)
+    for (library, version), members in sorted(by_pin.items()):
+        query = ConfigQuery(
+            names=tuple(dict.fromkeys(arch_of(m) for m in members)), version=version or None, cache=cache,
+            offline=offline, weights={arch_of(m): m.weights.url for m in members if m.weights},
+            eval_configs={arch_of(m): eval_config_path(catalog, m) for m in members if m.source.config},
+        )
+        group = LibraryGroup(library, query, members)
+        try:
+            group.configs = registry.get(library).read_configs(query)
+        except LibraryConfigError as exc:
+            group.error = exc
+        yield group
+
+
 def check_models(catalog: Catalog, models: Sequence[Model], cache: Path, *, offline: bool = False) -> CheckReport:
     """Compare each model with its library's config at its pinned version (see the module docstring)."""
     report = CheckReport()
     places = _Places(catalog)
-    groups: dict[tuple[str, str | None], list[Model]] = defaultdict(list)
-    for model in models:
-        groups[(model.source.library, model.source.version)].append(model)
-    for (library, version), members in sorted(groups.items(), key=lambda item: (item[0][0], item[0][1] or "")):
-        query = ConfigQuery(
-            names=tuple(dict.fromkeys(arch_of(m) for m in members)), version=version, cache=cache, offline=offline,
-            weights={arch_of(m): m.weights.url for m in members if m.weights},
-            eval_configs={arch_of(m): places.config_of(m) for m in members if m.source.config},
-        )
-        configs = _read_group(library, query, members, report)
-        if configs is None:
+    for group in read_groups(catalog, models, cache, offline=offline):
+        if isinstance(group.error, ConfigsUnsupported):
+            report.unsupported[group.library] = str(group.error)
             continue
-        for model in members:
-            config = configs.get(arch_of(model))
-            if config is None:
-                report.unchecked[model.id] = f"library {library} {version or ''} has no architecture {arch_of(model)!r}"
+        for model in group.models:
+            config = group.config_of(model)
+            if config is None:  # the read failed, or the library has no such architecture
+                report.unchecked[model.id] = str(group.error) if group.error else (
+                    f"library {group.library} {group.query.version or ''} has no architecture {arch_of(model)!r}")
                 continue
             report.checked.append(model.id)
             report.notes += [f"{model.id}: {note}" for note in config.notes]
             _compare(model, config, places, report)
-        _version_notes(query, library, configs, report)
+        if group.error is None:
+            _version_notes(group.query, group.library, group.configs, report)
     return report
 
 
@@ -97,17 +125,12 @@ def arch_of(model: Model) -> str:
     return model.source.arch or model.name
 
 
-def _read_group(library: str, query: ConfigQuery, members: list[Model],
-                report: CheckReport) -> dict[str, LibraryConfig] | None:
-    """One batch read; a library that cannot read configs, or a failed read, is reported instead."""
-    try:
-        return registry.get(library).read_configs(query)
-    except ConfigsUnsupported as exc:
-        report.unsupported[library] = str(exc)
-    except LibraryConfigError as exc:
-        for model in members:
-            report.unchecked[model.id] = str(exc)
-    return None
+def eval_config_path(catalog: Catalog, model: Model) -> str:
+    """`source.config`, a relative path resolved against the folder of the model's manifest."""
+    given = model.source.config or ""
+    if given == STANDARD_CONFIG or "://" in given or Path(given).is_absolute():
+        return given
+    return os.path.normpath(catalog.families[model.family].file.parent / given)
 
 
 def _compare(model: Model, config: LibraryConfig, places: _Places, report: CheckReport) -> None:
@@ -169,13 +192,6 @@ class _Places:
 
     def file_of(self, model: Model) -> Path:
         return self.catalog.families[model.family].file
-
-    def config_of(self, model: Model) -> str:
-        """`source.config`, a relative path resolved against the manifest's folder."""
-        given = model.source.config or ""
-        if given == STANDARD_CONFIG or "://" in given or Path(given).is_absolute():
-            return given
-        return os.path.normpath(self.file_of(model).parent / given)
 
     def locate(self, model: Model, parts: tuple[str, ...]) -> tuple[Path, int]:
         """The line that sets the field at `parts` for `model`: its own entry, else the family defaults, else its name."""
