@@ -95,3 +95,49 @@ def import_models(ctx: click.Context, library: str, archs: tuple[str, ...], fami
         return
     publish_checked(plan.file, plan.text, plan.added)
     out.print(f"added {len(plan.added)} model(s) to {plan.file}: {', '.join(plan.added)}", markup=False)
+
+
+@click.command("diff")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--model", "model_id", help="Compare every file with this model (default: matched by file name).")
+@click.option("--all-fields", is_flag=True, help="List equal fields too.")
+@cache_options
+@click.pass_context
+def diff(ctx: click.Context, paths: tuple[Path, ...], model_id: str | None, all_fields: bool,
+         store_dir: Path | None, offline: bool) -> None:
+    """Compare deployment files (or folders of them) with what zoo renders, classifying every difference."""
+    from collections import Counter
+
+    from zoo.deploy.audit import Verdict, audit_files
+
+    catalog = catalog_from(ctx)
+    audits = audit_files(paths, catalog, library_cache(store_dir), offline=offline, model_id=model_id)
+    total: Counter[Verdict] = Counter()
+    for audit in audits:
+        if audit.skipped:
+            warning(f"{audit.path}: skipped: {audit.skipped}")
+            continue
+        out.print(f"{audit.path}: {audit.model_id}, {audit.dialect} (library: {audit.library})", markup=False)
+        for found in audit.fields:
+            if all_fields or found.verdict != Verdict.equal:
+                out.print(f"  {found.field}: {found.verdict.value}: {_values(found)}", markup=False)
+        counts = audit.counts()
+        total += counts
+        out.print("  " + _tally(counts), markup=False)
+    compared = sum(1 for a in audits if not a.skipped)
+    out.print(f"{compared} of {len(audits)} file(s) compared: {_tally(total)}", markup=False)
+    if not compared:
+        ctx.exit(1)
+
+
+def _values(found: Any) -> str:
+    from zoo.deploy.audit import ABSENT
+
+    shown = f"file {found.file!r}, zoo {found.zoo!r}"
+    return shown if found.library == ABSENT else f"{shown}, library {found.library!r}"
+
+
+def _tally(counts: Any) -> str:
+    from zoo.deploy.audit import Verdict
+
+    return ", ".join(f"{counts.get(v, 0)} {v.value}" for v in Verdict)

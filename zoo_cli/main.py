@@ -33,6 +33,7 @@ COMMANDS: dict[str, str] = {
     "npz": "zoo_cli.cmd_eval:npz",
     "check": "zoo_cli.cmd_import:check",
     "import": "zoo_cli.cmd_import:import_models",
+    "diff": "zoo_cli.cmd_import:diff",
 }
 
 

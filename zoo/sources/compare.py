@@ -123,10 +123,17 @@ def as_library_states(model: Model, config: LibraryConfig) -> Model:
 
     What zoo would render if the manifest followed the library: `zoo diff` compares files with it.
     """
-    ours = model.model_dump(by_alias=True, exclude_none=True, mode="python")
+    return with_preprocessing(model, config.preprocessing())
+
+
+def with_preprocessing(model: Model, fragment: dict[str, Any]) -> Model:
+    """`model` with the input size and preprocessing fields `fragment` (a nested manifest part) gives.
+
+    `crop_pct` and `resize` exclude each other: a fragment stating one replaces both.
+    """
+    ours = model.model_dump(by_alias=True, exclude_none=True)
     pre = dict(ours["preprocess"])
-    if config.crop_pct is not None or config.resize is not None:
+    if {"crop_pct", "resize"} & fragment.get("preprocess", {}).keys():
         pre.pop("crop_pct", None)
         pre.pop("resize", None)
-    merged = deep_merge({**ours, "preprocess": pre}, config.preprocessing())
-    return Model.model_validate(merged)
+    return Model.model_validate(deep_merge({**ours, "preprocess": pre}, fragment))

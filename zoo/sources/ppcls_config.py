@@ -107,7 +107,7 @@ def _fetched(url: str, query: ConfigQuery) -> Path:
     target = query.cache / "configs" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
     if not target.exists():
         try:
-            fetch(url, target, offline=query.offline, progress=False)
+            fetch(url, target, offline=query.offline)
         except FetchError as exc:
             raise LibraryConfigError(f"cannot fetch the PaddleClas config {url}: {exc}") from None
     return target
