@@ -219,8 +219,9 @@ def _verdict(given: Any, mine: Any, stated: Any, probed: Any) -> Verdict:
 
 def same_value(a: Any, b: Any) -> bool:
     """Whether two values mean the same, however they are written (see the module docstring)."""
-    numbers = (int, float)
-    if isinstance(a, numbers) and isinstance(b, numbers) and not isinstance(a, bool) and not isinstance(b, bool):
+    if isinstance(a, bool) or isinstance(b, bool):
+        return a is b
+    if isinstance(a, int | float) and isinstance(b, int | float):
         return a == b or fp16(float(a)) == fp16(float(b))
     if isinstance(a, str) and isinstance(b, str):
         return a.lower() == b.lower() or _path(a) == _path(b)
