@@ -31,16 +31,17 @@ def library_cache(store_dir: Path | None) -> Path:
 
 @click.command()
 @click.argument("patterns", nargs=-1)
+@click.option("--all", "all_models", is_flag=True, help="Check every model (the default without patterns).")
 @select_options
 @cache_options
 @click.pass_context
-def check(ctx: click.Context, patterns: tuple[str, ...], family: str | None, source: str | None, tag: str | None,
-          store_dir: Path | None, offline: bool) -> None:
+def check(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family: str | None, source: str | None,
+          tag: str | None, store_dir: Path | None, offline: bool) -> None:
     """Compare models (all, or ids, names, globs) with their library's own config at the pinned version."""
     from zoo.sources.check import check_models
 
     catalog = catalog_from(ctx)
-    models = catalog.select(patterns, all_models=True, family=family, source=source, tag=tag)
+    models = catalog.select(patterns, all_models=all_models or not patterns, family=family, source=source, tag=tag)
     report = check_models(catalog, models, library_cache(store_dir), offline=offline)
     for disagreement in report.disagreements:
         if disagreement.reason:
