@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.import_probe import zoo_imports
 from tests.library_support import ROOT, needs_timm_065, package_index, paddleclas_config
 from tests.manifest_support import write
 from zoo.sources.packages import installed_version
@@ -156,3 +157,15 @@ def test_check_at_the_pinned_timm_version_and_what_the_installed_one_changes(tmp
     assert f"{heading}: the config is the same in both for inception_v3" in done.stderr
     assert f"{heading}: ghostnet_100's config changes in {installed}: preprocess.interpolation bilinear -> bicubic" \
         in done.stderr
+
+
+def test_check_and_import_keep_frameworks_out_of_the_zoo_process(tmp_path: Path) -> None:
+    """timm is read in a child; PaddleClas from source text and YAML: the command itself stays light."""
+    paddle_setup(tmp_path)
+    manifests = str(tmp_path / "manifests")
+    env = {"ZOO_HOME": str(tmp_path / "home")}
+    for args in (("check", "--family", "checked"), ("import", "ppcls", "ResNet18", "--into", str(tmp_path / "new.yaml"),
+                                                    "--config", "standard", "--dry-run")):
+        result, imported = zoo_imports("--manifests", manifests, *args, env=env)
+        assert result.returncode in (0, 1), result.stderr
+        assert imported == [], f"zoo {args[0]} imported {imported}"
