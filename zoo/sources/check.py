@@ -21,7 +21,7 @@ from zoo.manifest.catalog import Catalog, load_family
 from zoo.manifest.located import LocatedDocument, load_located
 from zoo.manifest.schema import STANDARD_CONFIG, Model
 from zoo.sources import registry
-from zoo.sources.compare import Difference, differences, shown
+from zoo.sources.compare import RESIZE_FIELDS, Difference, differences, shown
 from zoo.sources.config import ConfigQuery, LibraryConfig, same_release
 from zoo.sources.packages import installed_version
 
@@ -110,8 +110,9 @@ def check_models(catalog: Catalog, models: Sequence[Model], cache: Path, *, offl
         for model in group.models:
             config = group.config_of(model)
             if config is None:  # the read failed, or the library has no such architecture
+                pinned = f" {group.query.version}" if group.query.version else ""
                 report.unchecked[model.id] = str(group.error) if group.error else (
-                    f"library {group.library} {group.query.version or ''} has no architecture {arch_of(model)!r}")
+                    f"library {group.library}{pinned} has no architecture {arch_of(model)!r}")
                 continue
             report.checked.append(model.id)
             report.notes += [f"{model.id}: {note}" for note in config.notes]
@@ -139,7 +140,10 @@ def _compare(model: Model, config: LibraryConfig, places: _Places, report: Check
         file, line = places.locate(model, tuple(difference.field.split(".")))
         reason = model.deviations.get(difference.field)
         report.disagreements.append(Disagreement(model.id, file, line, difference, config.read_from, reason))
-    stale = sorted(set(model.deviations) - {d.field for d in found} & set(config.fields()))
+    stated = set(config.fields())
+    if stated & set(RESIZE_FIELDS):  # the size before cropping is one fact, written either way
+        stated |= set(RESIZE_FIELDS)
+    stale = sorted((set(model.deviations) - {d.field for d in found}) & stated)
     for name in stale:
         file, line = places.locate(model, ("deviations", name))
         report.notes.append(f"{file}:{line}: deviations.{name}: the manifest now agrees with {config.read_from}; "

@@ -15,7 +15,7 @@ import math
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Literal
 
 from zoo.manifest.derived import ResizeRule, scale_size
 from zoo.manifest.schema import CHECKED_FIELDS, Model, deep_merge
@@ -54,7 +54,8 @@ def differences(model: Model, config: LibraryConfig) -> list[Difference]:
 def manifest_value(model: Model, name: str) -> Any:
     """The value of a dotted manifest field (`expected.top1` in percent), None where it is not given."""
     if name.startswith("expected."):
-        return model.expected.percent(name.split(".")[1]) if model.expected else None  # type: ignore[arg-type]
+        which: Literal["top1", "top5"] = "top1" if name.endswith("top1") else "top5"
+        return model.expected.percent(which) if model.expected else None
     value: Any = model
     for part in name.split("."):
         value = getattr(value, part, None)
@@ -69,9 +70,14 @@ def _agree(name: str, mine: Any, theirs: Any, model: Model, config: LibraryConfi
         library = _unit_scale(theirs, config.value_range or model.preprocess.value_range.value)
         return all(math.isclose(a, b, abs_tol=STATISTICS_TOLERANCE) for a, b in zip(ours, library, strict=True))
     if name in ROUNDED_FIELDS:
-        digits = max(0, -Decimal(str(mine)).as_tuple().exponent)  # type: ignore[operator]
-        return abs(float(mine) - float(theirs)) <= 0.5 * 10.0**-digits + 1e-9
+        return abs(float(mine) - float(theirs)) <= 0.5 * 10.0 ** -_decimals(mine) + 1e-9
     return tuple(mine) == tuple(theirs) if isinstance(mine, tuple) else mine == theirs
+
+
+def _decimals(value: Any) -> int:
+    """How many digits after the point a number is written with (79.55 -> 2)."""
+    exponent = Decimal(str(value)).as_tuple().exponent
+    return -exponent if isinstance(exponent, int) and exponent < 0 else 0
 
 
 def _unit_scale(values: tuple[float, ...], value_range: str) -> list[float]:
