@@ -118,8 +118,10 @@ def test_dry_run_prints_and_writes_nothing_and_existing_models_are_skipped(tmp_p
 
 @pytest.mark.parametrize(("args", "message"), [
     (("ppcls", "ResNet50", "--config", "standard"), "say where the models go: --family F"),
-    (("ppcls", "ResNet50", "--family", "nope"), "there is no family 'nope'; give --into FILE"),
-    (("ppcls", "NoSuchNet", "--into", "new.yaml"), "ppcls (installed) has no architecture matching NoSuchNet"),
+    (("ppcls", "ResNet50", "--family", "nope", "--config", "standard"), "there is no family 'nope'; give --into FILE"),
+    (("ppcls", "ResNet50", "--into", "new.yaml"), "ppcls's package ships no eval configs: give --config"),
+    (("ppcls", "NoSuchNet", "--into", "new.yaml", "--config", "standard"),
+     "ppcls (installed) has no architecture matching NoSuchNet"),
     (("ppcls", "ResNet50", "--into", "new.yaml", "--config", "missing.yaml"),
      "cannot read the PaddleClas config missing.yaml"),
     (("ppcls", "ResNet50", "--into", "new.yaml", "--config", "eval.txt"),

@@ -18,7 +18,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from zoo.errors import SelectionError
+from zoo.errors import LibraryConfigError, SelectionError
 from zoo.manifest.catalog import Catalog
 from zoo.manifest.edit import check_text, entry_text, new_family_text, with_models
 from zoo.manifest.schema import STANDARD_CONFIG, Model
@@ -54,6 +54,11 @@ def split_spec(spec: str) -> tuple[str, str | None]:
 def plan_import(catalog: Catalog, library: str, specs: Sequence[str], *, family: str | None, into: Path | None,
                 cache: Path, offline: bool = False, config: str | None = None) -> ImportPlan:
     """Read the configs `specs` name (ARCH[@VERSION], globs allowed) and lay out the file they go into."""
+    if registry.get(library).config_files and config is None:
+        raise LibraryConfigError(
+            f"{library}'s package ships no eval configs: give --config with a path or URL of each model's config "
+            "(`{arch}` stands for its name), or --config standard for the library's standard eval transform"
+        )
     file, slug, existing = _target(catalog, family, into)
     plan = ImportPlan(file, slug, text="", preview="")
     eval_config = _config_for(config, file)
@@ -76,7 +81,8 @@ def plan_import(catalog: Catalog, library: str, specs: Sequence[str], *, family:
         plan.text = plan.preview = new_family_text(slug, defaults, entries,
                                                    f"Imported from {library} by `zoo import`; edit freely.")
     else:
-        entries = [beyond_defaults(entry, _family_defaults(existing)) for entry in entries]
+        defaults = _family_defaults(existing)
+        entries = [beyond_defaults(entry, defaults) for entry in entries]
         plan.text = with_models(existing, entries, file)
         plan.preview = "".join(entry_text(entry, 2) for entry in entries)
     check_text(file, plan.text, plan.added)
