@@ -35,7 +35,7 @@ from typing import Any
 import yaml
 
 from zoo.deploy.render import render_model
-from zoo.errors import ZooError
+from zoo.errors import SelectionError, ZooError
 from zoo.manifest.catalog import Catalog
 from zoo.manifest.derived import fp16, scale_size
 from zoo.manifest.schema import Color, Model, ValueRange
@@ -97,6 +97,7 @@ class FileAudit:
 def audit_files(paths: Sequence[Path], catalog: Catalog, cache: Path, *, offline: bool = False,
                 model_id: str | None = None) -> list[FileAudit]:
     """Audit every deployment file under `paths` (see the module docstring); `model_id` forces the model."""
+    forced = _one_model(catalog, model_id) if model_id else None
     audits, documents, models = [], {}, {}
     for path in deployment_files(paths):
         audit = FileAudit(path)
@@ -110,7 +111,7 @@ def audit_files(paths: Sequence[Path], catalog: Catalog, cache: Path, *, offline
         if audit.dialect is None:
             audit.skipped = "not a deployment file zoo knows (vdsp_params, vamc build YAML, model_info)"
             continue
-        chosen = catalog.select([model_id])[0] if model_id else _match(path, documents[path], catalog, audit)
+        chosen = forced or _match(path, documents[path], catalog, audit)
         if chosen is not None:
             models[path] = chosen
     libraries = _library_models(catalog, list({m.id: m for m in models.values()}.values()), cache, offline)
@@ -145,6 +146,13 @@ def dialect_of(document: Any) -> str | None:
 def _parse(path: Path) -> Any:
     text = path.read_text(encoding="utf-8")
     return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+
+
+def _one_model(catalog: Catalog, pattern: str) -> Model:
+    chosen = catalog.select([pattern])
+    if len(chosen) > 1:
+        raise SelectionError(f"--model {pattern} selects {len(chosen)} models; name one (e.g. {chosen[0].id})")
+    return chosen[0]
 
 
 def _match(path: Path, document: dict[str, Any], catalog: Catalog, audit: FileAudit) -> Model | None:
