@@ -3,10 +3,12 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.setup-done
+# A wheel the tests serve from a local package index (timm at another version than the installed one).
+TEST_WHEEL := $(VENV)/test-wheels/timm-0.6.5-py3-none-any.whl
 
 .PHONY: setup demo test clean
 
-setup: $(STAMP)
+setup: $(STAMP) $(TEST_WHEEL)
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,6 +16,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet -e '.[all,dev]'
 	$(BIN)/pip install --quiet --no-deps mmpretrain==1.2.0 paddleclas==2.6.0
 	touch $(STAMP)
+
+$(TEST_WHEEL): | $(STAMP)
+	$(BIN)/pip download --quiet --no-deps --only-binary=:all: timm==0.6.5 -d $(dir $(TEST_WHEEL))
 
 demo: setup
 	$(BIN)/zoo lint

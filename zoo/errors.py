@@ -96,3 +96,11 @@ class SourceLibraryError(ZooError):
 
 class RecordError(ZooError):
     """A `record.json` in an output folder cannot be read (names the file and what to do)."""
+
+
+class LibraryConfigError(ZooError):
+    """A source library's own config cannot be read: no such architecture or version, offline, bad file."""
+
+
+class ConfigsUnsupported(LibraryConfigError):
+    """The source library does not read its own configs, so its models cannot be checked against them."""

@@ -9,8 +9,9 @@ from rich.markup import escape
 
 # Off a terminal (pipes, CI logs) rich would fold tables to 80 columns; give them room.
 _WIDTH = None if sys.stdout.isatty() else 200
-out = Console(highlight=False, soft_wrap=True, width=_WIDTH)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# No emoji codes: `file.yaml:100:` would otherwise print as `file.yaml💯`.
+out = Console(highlight=False, soft_wrap=True, width=_WIDTH, emoji=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, emoji=False)
 
 
 def error(message: str) -> None:

@@ -31,6 +31,9 @@ COMMANDS: dict[str, str] = {
     "bench": "zoo_cli.cmd_eval:bench",
     "calib": "zoo_cli.cmd_eval:calib",
     "npz": "zoo_cli.cmd_eval:npz",
+    "check": "zoo_cli.cmd_import:check",
+    "import": "zoo_cli.cmd_import:import_models",
+    "diff": "zoo_cli.cmd_import:diff",
 }
 
 

@@ -225,6 +225,11 @@ def relaxed_validation(model: Model) -> list[str]:
             f"{check.min_top1_agreement:g}, because {check.reason.strip()}"]
 
 
+def deviation_lines(model: Model) -> list[str]:
+    """Each field the manifest knowingly sets apart from its library's config, with its reason."""
+    return [f"`{name}`: {reason.strip()}" for name, reason in model.deviations.items()]
+
+
 def grouped(lines_per_model: Iterable[tuple[str, Iterable[str]]]) -> list[dict[str, Any]]:
     """Each text once, with every model (label) it concerns, in first-appearance order.
 
@@ -393,6 +398,7 @@ def family_context(
         "accuracy_note": unit_note,
         "models": [model_row(m) for m in models],
         "notes": grouped((labels[m.id], (*m.reported.notes, *relaxed_validation(m))) for m in models),
+        "deviations": grouped((labels[m.id], deviation_lines(m)) for m in models),
         "approximations": grouped((labels[m.id], deploy[m.id]["approximations"]) for m in models),
         "latency": latency_tables(models, labels),
         "measured": measured_section(models, records, labels),

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import struct
 from dataclasses import dataclass
+from typing import Protocol
 
-from zoo.manifest.schema import Model, Preprocess
+from zoo.manifest.schema import Model
 
 
 def fp16(value: float) -> float:
@@ -24,7 +25,17 @@ def fp16_bits(value: float) -> int:
     return struct.unpack("<H", struct.pack("<e", value))[0]
 
 
-def scale_size(pre: Preprocess, height: int, width: int) -> tuple[int, int]:
+class ResizeRule(Protocol):
+    """How the size before cropping is stated: a `Preprocess`, or a library's own config."""
+
+    @property
+    def crop_pct(self) -> float | None: ...
+
+    @property
+    def resize(self) -> int | None: ...
+
+
+def scale_size(pre: ResizeRule, height: int, width: int) -> tuple[int, int]:
     """Size (H, W) the image is resized to before cropping `height x width`.
 
     `resize` wins when the source states it; otherwise floor(size / crop_pct) per side.

@@ -122,6 +122,16 @@ _URL_SCHEMES = ("http://", "https://", "file://")
 _ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 _SUFFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+#: `source.config` naming the library's standard eval transform rather than a file.
+STANDARD_CONFIG = "standard"
+#: The manifest fields `zoo check` compares with the source library's own config; a
+#: `deviations` entry names one of them.
+CHECKED_FIELDS = (
+    "input_size", "num_classes", "preprocess.crop_pct", "preprocess.resize", "preprocess.crop_mode",
+    "preprocess.interpolation", "preprocess.resize_backend", "preprocess.mean", "preprocess.std",
+    "preprocess.value_range", "preprocess.color", "weights.url", "weights.hash_prefix", "expected.top1",
+    "expected.top5", "reported.flops_g", "reported.params_m",
+)
 
 
 def _one_of(value: str, allowed: list[str]) -> str:
@@ -167,6 +177,12 @@ class Source(Strict):
     entrypoint: str | None = Field(
         None, description="For a library that builds models from user code (python): `module:function`."
     )
+    config: str | None = Field(
+        None,
+        description="The model's eval config file, for a library whose package does not ship its configs: "
+        "a path (relative to the manifest), an http(s) or file URL, or `standard` for the library's standard "
+        "eval transform. `zoo check` compares the manifest with it.",
+    )
 
     @field_validator("library")
     @classmethod
@@ -179,6 +195,21 @@ class Source(Strict):
         if value is not None and not _ENTRYPOINT.match(value):
             raise ValueError(f"entrypoint {value!r} must look like `package.module:function`")
         return value
+
+    @field_validator("config")
+    @classmethod
+    def _config_form(cls, value: str | None) -> str | None:
+        if value is not None and value != STANDARD_CONFIG and not value.endswith((".yaml", ".yml")):
+            raise ValueError(f"config {value!r} must name a .yaml file (path or URL) or be `{STANDARD_CONFIG}`")
+        return value
+
+    @model_validator(mode="after")
+    def _config_where_read(self) -> Source:
+        if self.config is not None and not registry.get(self.library).config_files:
+            users = [f"`{n}`" for n in registry.names() if registry.get(n).config_files]
+            raise ValueError(f"`config` is only read for library {' or '.join(users)}; "
+                             f"{self.library} reads its configs from its package")
+        return self
 
     @model_validator(mode="after")
     def _entrypoint_where_needed(self) -> Source:
@@ -429,6 +460,11 @@ class Model(Strict):
     reported: Reported = Reported()
     deploy: Deploy = Deploy()
     validate_: Validate = Field(Validate(), alias="validate")
+    deviations: dict[str, str] = Field(
+        default_factory=dict,
+        description="Fields that knowingly differ from the source library's own config (`zoo check`), "
+        "each with the written reason; shown in the docs.",
+    )
     license: str | None = None
     tags: tuple[str, ...] = ()
 
@@ -457,6 +493,17 @@ class Model(Strict):
             raise ValueError("channels must be 1 or 3")
         if min(value) <= 0:
             raise ValueError("sizes must be positive")
+        return value
+
+    @field_validator("deviations")
+    @classmethod
+    def _deviations_explained(cls, value: dict[str, str]) -> dict[str, str]:
+        for name, reason in value.items():
+            if name not in CHECKED_FIELDS:
+                raise ValueError(f"deviations: `{name}` is not a field `zoo check` compares; "
+                                 f"use one of: {', '.join(CHECKED_FIELDS)}")
+            if not reason.strip():
+                raise ValueError(f"deviations: `{name}` needs a written reason")
         return value
 
     @model_validator(mode="before")

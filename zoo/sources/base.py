@@ -17,10 +17,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from zoo.errors import ConfigsUnsupported
+
 if TYPE_CHECKING:
     import numpy as np
 
     from zoo.manifest.schema import Model
+    from zoo.sources.config import ConfigQuery, LibraryConfig
     from zoo.sources.transform import SourceRules
 
 
@@ -92,6 +95,11 @@ class SourceLibrary(ABC):
     #: The `deploy.frontend` values it can export for vamc: `onnx` always; `pytorch` (TorchScript)
     #: for libraries that build a torch module.
     frontends: ClassVar[frozenset[str]] = frozenset({"onnx"})
+    #: The distribution `source.version` names and whose configs `read_configs` reads.
+    package: ClassVar[str | None] = None
+    #: True when the library's eval config is a file the manifest names (`source.config`), because
+    #: its package does not ship its configs.
+    config_files: ClassVar[bool] = False
 
     #: The attributes a subclass must set (the registry refuses a library missing one).
     REQUIRED: ClassVar[tuple[str, ...]] = ("name", "weight_formats", "default_opset", "input_name", "eval_rules")
@@ -107,6 +115,15 @@ class SourceLibrary(ABC):
     def code_digest(self, model: Model) -> str | None:
         """A digest of user code the conversion runs, so that editing it changes the cache key."""
         return None
+
+    def read_configs(self, query: ConfigQuery) -> dict[str, LibraryConfig]:
+        """The library's own config of each architecture `query` names (globs expanded), by name.
+
+        An architecture the library does not know is left out. A library that cannot read its
+        configs keeps this default, and `zoo check` says its models cannot be checked.
+        """
+        raise ConfigsUnsupported(f"library `{self.name}` does not read its own configs, so its models cannot be "
+                                 "checked against them (a SourceLibrary implements `read_configs` for that)")
 
     @abstractmethod
     def convert(self, request: ConvertRequest) -> ConvertResult:

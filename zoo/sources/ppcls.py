@@ -38,6 +38,7 @@ from zoo.sources.common import (
     finish,
     first_line,
 )
+from zoo.sources.config import ConfigQuery, LibraryConfig
 from zoo.sources.transform import SourceRules, shorter_side
 
 if TYPE_CHECKING:
@@ -80,6 +81,14 @@ class Ppcls(SourceLibrary):
     #: PaddleClas ResizeImage + CropImage + NormalizeImage
     eval_rules = SourceRules(_paddle_size, _floor_offset, _times_reciprocal_255)
     tools = ("paddlepaddle", "paddle2onnx", "paddleclas", "onnx")
+    package = "paddleclas"
+    config_files = True
+
+    def read_configs(self, query: ConfigQuery) -> dict[str, LibraryConfig]:
+        """`MODEL_URLS` at the pinned paddleclas, with each model's eval config file (`zoo.sources.ppcls_config`)."""
+        from zoo.sources import ppcls_config
+
+        return ppcls_config.read_configs(query)
 
     def convert(self, request: ConvertRequest) -> ConvertResult:
         """Convert an inference archive, or build the architecture (seeded) with optional .pdparams."""
