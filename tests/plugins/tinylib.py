@@ -25,6 +25,9 @@ if TYPE_CHECKING:
 #: Folder where each conversion leaves a marker file, when set: lets tests count conversions
 #: across processes and machines (a cluster test asks "was this model converted once?").
 MARKERS_ENV = "TINYLIB_MARKERS"
+#: Seconds a conversion of a model whose name starts with `slow` takes, when set (so that a test
+#: can kill the process converting it); it first leaves a `started-<name>-<pid>` marker.
+SLOW_ENV = "TINYLIB_SLOW_SECONDS"
 #: Architecture names: `tiny` and the number of convolution filters.
 ARCH = re.compile(r"^tiny([1-9][0-9]*)$")
 INPUT_NAME = "pixels"
@@ -129,10 +132,16 @@ LIBRARY = TinyLib()
 
 
 def _count_conversion(model: Model) -> None:
-    """Leave a marker for this conversion in $TINYLIB_MARKERS, if the tests set it."""
+    """Leave a marker for this conversion in $TINYLIB_MARKERS, if the tests set it (and dawdle first
+    for `slow*` models when $TINYLIB_SLOW_SECONDS says so)."""
     import os
+    import time
     import uuid
 
     folder = os.environ.get(MARKERS_ENV)
-    if folder:
-        Path(folder, f"convert-{model.name}-{uuid.uuid4().hex}").touch()
+    if not folder:
+        return
+    if model.name.startswith("slow") and os.environ.get(SLOW_ENV):
+        Path(folder, f"started-{model.name}-{os.getpid()}").touch()
+        time.sleep(float(os.environ[SLOW_ENV]))
+    Path(folder, f"convert-{model.name}-{uuid.uuid4().hex}").touch()
