@@ -53,7 +53,7 @@ def project(tmp_path: Path) -> Path:
     weights = tmp_path / "tiny8.npz"
     tiny8_weights(weights)
     text = manifest(weights) + "".join(f"  - name: {name}\n" for name in ("tiny4", "tiny6"))
-    text += "  - {name: slow6, source: {arch: tiny6}}\n"
+    text += "  - {name: slow6, source: {arch: tiny6}}\n"  # same arch as tiny6: its own key all the same
     (tmp_path / "manifests" / "tinyfam.yaml").write_text(text, encoding="utf-8")
     return tmp_path
 
@@ -179,3 +179,32 @@ def _wait_for(probe, seconds: float):  # type: ignore[no-untyped-def]
             return found
         time.sleep(0.2)
     raise AssertionError("timed out waiting")
+
+
+def test_a_lost_scheduler_ends_the_run_clearly_and_a_rerun_resumes(project: Path, s3: S3Server, markers: Path,
+                                                                   tmp_path: Path) -> None:
+    """Its own cluster: the scheduler is killed while a slow step runs; the run ends with a clear
+    error, and a re-run on a new cluster finds the steps that reached the remote."""
+    text = (project / "manifests" / "tinyfam.yaml").read_text() + "  - {name: slow5, source: {arch: tiny5}}\n"
+    (project / "manifests" / "tinyfam.yaml").write_text(text)
+    env = {"ZOO_SOURCES": PLUGIN, "PYTHONPATH": str(ROOT), MARKERS_ENV: str(markers), SLOW_ENV: SLOW_SECONDS,
+           **s3.env}
+    os.environ["ZOO_DASK_LOST_AFTER"] = "3"
+    try:
+        with dask_cluster(tmp_path / "doomed", workers=1, env=env) as doomed:
+            warm = zoo_sync(project, "gina", "tinylib/tiny4", cluster=doomed, s3=s3, markers=markers)
+            assert warm.returncode == 0, warm.stderr
+            run = zoo_sync(project, "gina", "tinylib/slow5", cluster=doomed, s3=s3, markers=markers, background=True)
+            assert isinstance(run, subprocess.Popen)
+            _wait_for(lambda: next(markers.glob("started-slow5-*"), None), 120)
+            doomed.scheduler.send_signal(signal.SIGKILL)
+            out, err = run.communicate(timeout=120)
+            assert run.returncode == 1 and "lost the Dask scheduler" in out + err, out + err
+            assert "Traceback" not in err
+        with dask_cluster(tmp_path / "again", workers=1, env=env) as again:
+            rerun = zoo_sync(project, "gina", "tinylib/tiny4", "tinylib/slow5", cluster=again, s3=s3, markers=markers)
+            assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+            finished = {(e["model"], e["step"]): e["status"] for e in events(rerun) if e["event"] == "step_finished"}
+            assert {status for (model, _), status in finished.items() if model == "tinylib/tiny4"} == {"cached"}
+    finally:
+        os.environ.pop("ZOO_DASK_LOST_AFTER", None)

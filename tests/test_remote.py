@@ -133,3 +133,34 @@ def _overwrite(remote: RemoteCache, digest: str, data: bytes) -> None:
         Path(path).write_bytes(data)
     else:
         remote.fs.pipe_file(path, data)
+
+
+def test_server_stopped_mid_upload_leaves_nothing_visible(s3: S3Server, tmp_path: Path) -> None:
+    """A multipart upload cut off by the server going away is never visible; after a restart it completes."""
+    remote = RemoteCache(s3.url(), timeout=2)
+    digest, path = blob(tmp_path, os.urandom(96 << 20))  # several 16 MiB parts
+    started = threading.Event()
+    outcome: list[BaseException | bool] = []
+
+    def push() -> None:
+        try:
+            outcome.append(remote.push_blob(digest, path, progress=lambda n: started.set()))
+        except BaseException as exc:  # noqa: BLE001 - inspected below
+            outcome.append(exc)
+
+    worker = threading.Thread(target=push)
+    worker.start()
+    started.wait(60)
+    s3.stop()
+    worker.join(120)
+    try:
+        assert outcome and (outcome[0] is True or isinstance(outcome[0], RemoteError)), outcome
+    finally:
+        s3.restart()
+    fresh = RemoteCache(s3.url(), timeout=10)
+    if fresh.has_blob(digest):  # the upload won the race: then it is whole
+        assert fresh.blob_digest(digest) == digest
+    else:
+        assert fresh.push_blob(digest, path) is True
+    assert fresh.blob_digest(digest) == digest
+    assert [d for d in fresh.digests()] == [digest]

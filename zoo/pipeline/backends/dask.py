@@ -19,6 +19,7 @@ progress shows as with the local backend.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 import time
 import uuid
@@ -36,7 +37,7 @@ from zoo.store.tiers import Tiered, remote_at, tier_for
 SCHEME = "dask://"
 #: Seconds to wait for the scheduler when connecting, and for it to come back after a drop.
 CONNECT_TIMEOUT = 30.0
-#: Seconds without a scheduler before the running nodes are failed.
+#: Seconds without a scheduler before the running nodes are failed ($ZOO_DASK_LOST_AFTER overrides).
 LOST_AFTER = 20.0
 
 
@@ -107,12 +108,14 @@ class DaskBackend:
             result.set_result(node)
 
     def _relay_event(self, event: Any) -> None:
-        """A worker's event (timestamp, fields) for this run, to this run's display."""
+        """A worker's event (timestamp, fields) for this run, to this run's display (Dask adds the
+        worker's address to the fields, which an `Event` does not hold)."""
         _, fields = event
-        self._on_event(Event(**fields))
+        self._on_event(Event(**{name: value for name, value in fields.items() if name in _EVENT_FIELDS}))
 
     def _watch_scheduler(self) -> None:
         """Fail the running nodes once the scheduler has been gone for `LOST_AFTER` seconds."""
+        patience = float(os.environ.get("ZOO_DASK_LOST_AFTER", LOST_AFTER))
         gone_since: float | None = None
         while not self._closing:
             time.sleep(1.0)
@@ -120,10 +123,8 @@ class DaskBackend:
                 gone_since = None
                 continue
             gone_since = gone_since or time.monotonic()
-            if time.monotonic() - gone_since > LOST_AFTER:
-                self._fail_pending(NodeFailed(
-                    f"lost the Dask scheduler at {self.address}; run `zoo sync` again when it is back: "
-                    "it resumes from the results that reached the remote"))
+            if time.monotonic() - gone_since > patience:
+                self._fail_pending(NodeFailed(_lost(self.address)))
                 return
 
     def _fail_pending(self, error: BaseException) -> None:
@@ -151,6 +152,7 @@ def run_on_worker(task: Task, topic: str) -> NodeResult:
 
 
 _STORES: dict[str, LocalStore] = {}
+_EVENT_FIELDS = {f.name for f in dataclasses.fields(Event)}
 
 
 def _worker_store() -> LocalStore:
@@ -161,11 +163,21 @@ def _worker_store() -> LocalStore:
     return _STORES[root]
 
 
+def _lost(address: str) -> str:
+    return (f"lost the Dask scheduler at {address} (it went away, or cancelled the step); run `zoo sync` again "
+            "when it is back: it resumes from the results that reached the remote")
+
+
 def _connect(address: str) -> Any:
     try:
         from distributed import Client
     except ImportError:
         raise ZooError("--executor dask://... needs Dask: pip install 'zoo[dask]'") from None
+    import logging
+
+    # zoo reports a lost or unreachable scheduler in its own words; Dask's tracebacks would bury them
+    for name in [n for n in logging.root.manager.loggerDict if n.startswith("distributed")]:
+        logging.getLogger(name).setLevel(logging.CRITICAL)
     try:
         return Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)
     except (OSError, TimeoutError) as exc:
@@ -188,9 +200,7 @@ def _result_of(remote_future: Any, address: str, closing: bool) -> NodeResult:
         node: NodeResult = remote_future.result()
         return node
     if status == "cancelled":
-        raise NodeFailed("interrupted" if closing else
-                         f"the Dask scheduler at {address} cancelled the step (was it restarted?); run `zoo sync` "
-                         "again: it resumes from the results that reached the remote")
+        raise NodeFailed("interrupted" if closing else _lost(address))
     exc = remote_future.exception()
     if isinstance(exc, ZooError):
         raise exc

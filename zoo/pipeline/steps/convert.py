@@ -30,7 +30,7 @@ RANDOM_INPUTS = 2
 
 class ConvertStep(Step):
     kind = "convert"
-    version = 1
+    version = 2
     heavy = True
     needs = ("fetch",)
     def tools_for(self, model: Model) -> tuple[str, ...]:
@@ -40,6 +40,7 @@ class ConvertStep(Step):
     def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
         source = model.source
         fields: dict[str, Any] = {
+            "model": model.id,  # stamped into the ONNX file's metadata
             "library": source.library,
             "arch": source.arch,
             "entrypoint": source.entrypoint,
