@@ -133,3 +133,38 @@ def test_a_corrupt_remote_blob_is_not_published_and_heals(team: Path) -> None:
 
     assert hashlib.sha256(published.read_bytes()).hexdigest() == onnx.digest  # recomputed, not the tampered bytes
     assert hashlib.sha256(blob.read_bytes()).hexdigest() == onnx.digest  # and the remote healed
+
+
+def zoo(root: Path, client: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ZOO_SOURCES": PLUGIN, "PYTHONPATH": str(ROOT), "ZOO_HOME": str(root / client / "store"),
+           MARKERS_ENV: str(root / "markers")}
+    return subprocess.run([sys.executable, "-m", "zoo_cli", "--manifests", "manifests", *args], cwd=root, env=env,
+                          capture_output=True, text=True, timeout=600)
+
+
+def test_push_then_pull_moves_results_explicitly(team: Path) -> None:
+    shared = (team / "shared").as_uri()
+    local = zoo(team, "alice", "sync", "--source", "tinylib", "--random-weights", "--out", str(team / "alice" / "out"))
+    assert local.returncode == 0, local.stderr
+    pushed = zoo(team, "alice", "push", "--remote", shared)
+    assert pushed.returncode == 0 and "result(s) shared" in pushed.stdout, pushed.stderr
+    again = zoo(team, "alice", "push", "--remote", shared)
+    assert "0 result(s) shared" in again.stdout  # create-if-absent: nothing twice
+    pulled = zoo(team, "bob", "pull", "--source", "tinylib", "--random-weights", "--remote", shared)
+    assert pulled.returncode == 0 and "0 step(s) the remote does not have" in pulled.stdout, pulled.stdout + pulled.stderr
+    before = conversions(team)
+    offline = zoo(team, "bob", "sync", "--source", "tinylib", "--random-weights", "--out", str(team / "bob" / "out"))
+    assert offline.returncode == 0 and "nothing to do" in offline.stdout + offline.stderr, offline.stdout
+    assert conversions(team) == before
+
+
+def test_store_verify_remote_removes_corrupt_blobs(team: Path) -> None:
+    shared = team / "shared"
+    assert sync(team, "alice", shared.as_uri()).returncode == 0
+    blob = next(p for p in (shared / "cas").rglob("*") if p.is_file() and not p.name.startswith("."))
+    blob.chmod(0o644)
+    blob.write_bytes(b"rot")
+    found = zoo(team, "alice", "store", "verify", "--remote", shared.as_uri())
+    assert found.returncode == 1 and f"corrupt blob {blob.name}" in found.stderr and not blob.exists()
+    clean = zoo(team, "alice", "store", "verify", "--remote", shared.as_uri())
+    assert clean.returncode == 0 and "0 corrupt" in clean.stdout

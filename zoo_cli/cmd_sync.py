@@ -27,6 +27,10 @@ from zoo_cli.console import err, out
 EXIT_INTERRUPTED = 130
 
 
+store_option = click.option("--store", "store_dir", type=click.Path(path_type=Path),
+                             help="Artifact store folder (default: $ZOO_HOME or ~/.cache/zoo).")
+
+
 def pipeline_options(fn: Any) -> Any:
     """Options shared by `zoo sync` and `zoo plan`: where things go and what steps see."""
     decorators: list[Callable[[Any], Any]] = [
@@ -361,64 +365,3 @@ def _escape(text: str) -> str:
 
 
 # ------------------------------------------------------------------------------- store
-@click.group()
-def store() -> None:
-    """Check and clean the artifact store."""
-
-
-store_option = click.option("--store", "store_dir", type=click.Path(path_type=Path),
-                             help="Artifact store folder (default: $ZOO_HOME or ~/.cache/zoo).")
-
-
-@store.command()
-@store_option
-@click.pass_context
-def verify(ctx: click.Context, store_dir: Path | None) -> None:
-    """Re-hash every blob; quarantine corrupt ones so the next sync recomputes them (exit 1 if any)."""
-    from zoo.store.local import LocalStore
-
-    the_store = LocalStore(store_dir)
-    if err.is_terminal:
-        from rich.progress import (
-            BarColumn,
-            DownloadColumn,
-            Progress,
-            TransferSpeedColumn,
-        )
-
-        total = sum(the_store.blobs.size(digest) for digest in the_store.blobs.digests())
-        with Progress("verifying", BarColumn(), DownloadColumn(), TransferSpeedColumn(), console=err,
-                      transient=True) as bar:
-            task = bar.add_task("verify", total=total)
-            report = the_store.verify(on_blob=lambda size: bar.advance(task, size))
-    else:
-        report = the_store.verify()
-    for digest in report.corrupt:
-        err.print(f"corrupt blob {digest}: moved to {the_store.quarantine}", markup=False)
-    for key in report.dropped_entries:
-        err.print(f"dropped cache entry {key} (it named a corrupt or missing blob)", markup=False)
-    out.print(f"{report.blobs} blob(s), {report.bytes / 1e6:.1f} MB checked; {len(report.corrupt)} corrupt, "
-              f"{len(report.dropped_entries)} cache entr(ies) dropped", markup=False)
-    if not report.ok:
-        err.print("the next `zoo sync` recomputes what was dropped", markup=False)
-        ctx.exit(1)
-
-
-@store.command()
-@store_option
-@click.option("--out", "record_dirs", multiple=True, type=click.Path(path_type=Path),
-              help="Output folder whose records' files are kept too (repeatable; default: ./out if present).")
-@click.option("--dry-run", is_flag=True, help="Only report what would be removed.")
-def gc(store_dir: Path | None, record_dirs: tuple[Path, ...], dry_run: bool) -> None:
-    """Remove blobs and cache entries that neither the last sync of a model nor a record uses."""
-    from zoo.pipeline.publish import kept_by_records
-    from zoo.store.local import LocalStore
-
-    the_store = LocalStore(store_dir)
-    folders = list(record_dirs) or [p for p in [Path("out")] if p.is_dir()]
-    keys, digests = kept_by_records(the_store, folders)
-    report = the_store.gc(keys, digests, dry_run=dry_run)
-    verb = "would remove" if dry_run else "removed"
-    out.print(f"{verb} {report.removed_blobs} blob(s) ({report.freed_bytes / 1e6:.1f} MB), "
-              f"{report.removed_entries} cache entr(ies), {report.removed_scratch} scratch item(s); "
-              f"kept {report.kept_blobs} blob(s)", markup=False)
