@@ -21,16 +21,19 @@ import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from zoo.atomic import atomic_path
 from zoo.errors import StepError
-from zoo.onnxfile import read_metadata, set_metadata
+from zoo.onnxfile import set_metadata
 
 #: Linux prctl option: the signal a process gets when its parent dies.
 _PR_SET_PDEATHSIG = 1
 #: Seconds onnxsim may take before the raw graph is kept instead (env ZOO_SIMPLIFY_TIMEOUT overrides).
 DEFAULT_TIMEOUT = 600.0
 TIMEOUT_ENV = "ZOO_SIMPLIFY_TIMEOUT"
+#: Why a graph onnxsim gave back as it was is not called simplified.
+UNCHANGED = "onnxsim left the graph unchanged"
 
 
 def timeout_from_environment() -> float:
@@ -67,48 +70,44 @@ def simplify(
     dynamic_batch: bool,
     timeout: float | None = None,
 ) -> SimplifyOutcome:
-    """Write onnxsim's version of `raw` to `out`, or a copy of `raw` with the reason it is not simplified."""
-    import onnx
+    """Write onnxsim's version of `raw` to `out`, or a copy of `raw` with the reason it is not simplified.
 
+    The child does all the work on the graph (it holds both versions in memory anyway): it
+    simplifies, carries the converter's metadata over, tells whether anything changed, writes the
+    file and reports the node counts, so this process never parses the (large) graph at all.
+    """
     limit = timeout if timeout is not None else timeout_from_environment()
-    raw_proto = onnx.load(str(raw))
-    nodes_before = len(raw_proto.graph.node)
     spec = {"input": input_name, "shape": input_shape, "dynamic_batch": dynamic_batch}
-    reason = ""
     with atomic_path(out) as tmp:
-        reason = _run_child(raw, tmp, spec, limit)
-        if not reason:
-            candidate = onnx.load(str(tmp))
-            if candidate.graph.SerializeToString() == raw_proto.graph.SerializeToString():
-                reason = "onnxsim left the graph unchanged"
-            else:
-                _keep_metadata(raw, candidate)
-                onnx.save(candidate, str(tmp))
+        counts, reason = _run_child(raw, tmp, spec, limit)
         if reason:
             shutil.copyfile(raw, tmp)
-        nodes_after = len(onnx.load(str(tmp), load_external_data=False).graph.node)
-    return SimplifyOutcome(out, not reason, reason, nodes_before, nodes_after)
+            before = _node_count(raw)
+            counts = {"before": before, "after": before}
+    return SimplifyOutcome(out, not reason, reason, counts["before"], counts["after"])
 
 
-def _run_child(raw: Path, target: Path, spec: dict[str, object], limit: float) -> str:
-    """Run onnxsim in a child process; return '' on success, else why it did not produce a graph."""
+def _run_child(raw: Path, target: Path, spec: dict[str, object], limit: float) -> tuple[dict[str, int], str]:
+    """Run onnxsim in a child process: (node counts, '') when it wrote a simplified graph, else ({}, why not)."""
     package_root = str(Path(__file__).resolve().parents[2])
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [package_root, os.environ.get("PYTHONPATH")]))}
     command = [sys.executable, "-m", "zoo.measure.simplify", str(raw), str(target), json.dumps(spec), str(os.getpid())]
     try:
         done = subprocess.run(command, capture_output=True, text=True, timeout=limit, env=env, check=False)
     except subprocess.TimeoutExpired:
-        return f"onnxsim did not finish within {limit:g} s (raise ZOO_SIMPLIFY_TIMEOUT to wait longer)"
+        return {}, f"onnxsim did not finish within {limit:g} s (raise {TIMEOUT_ENV} to wait longer)"
     if done.returncode != 0:
         lines = [line for line in done.stderr.strip().splitlines() if line.strip()]
         detail = lines[-1] if lines else f"exit code {done.returncode}"
-        return f"onnxsim failed: {detail}"
-    return ""
+        return {}, f"onnxsim failed: {detail}"
+    counts = json.loads(done.stdout.strip().splitlines()[-1])
+    return counts, UNCHANGED if counts["unchanged"] else ""
 
 
-def _keep_metadata(raw: Path, proto: object) -> None:
-    """Carry the converter's metadata (model id, params, weights origin) over to the simplified graph."""
-    set_metadata(proto, read_metadata(raw))
+def _node_count(path: Path) -> int:
+    import onnx
+
+    return len(onnx.load(str(path), load_external_data=False).graph.node)
 
 
 def _die_with(parent: int) -> None:
@@ -125,22 +124,48 @@ def _die_with(parent: int) -> None:
         os._exit(1)
 
 
-def _child(raw: str, target: str, spec_json: str, parent: str) -> None:
-    """Child-process body: simplify `raw` and save it to `target` (raises on failure)."""
-    _die_with(int(parent))
-    # onnxsim's package imports torch for optional quantization tools it never uses here; keeping
-    # torch out saves ~1.5 s and ~500 MB per simplification.
-    sys.modules.setdefault("torch", None)  # type: ignore[arg-type]
-    import onnx
-    import onnxsim
+def _onnxsim_simplifier() -> Any:
+    """onnxsim's `simplify`, imported without the rest of its package.
 
+    onnxsim 0.8's package `__init__` imports some sixty quantization modules (one of them torch)
+    that simplification never uses; importing only its simplifier module saves about a second per
+    model. If that layout ever changes, the whole package is imported as usual.
+    """
+    import importlib
+    import importlib.util
+    import types
+
+    sys.modules.setdefault("torch", None)  # type: ignore[arg-type]  # optional there, never needed here
+    spec = importlib.util.find_spec("onnxsim")
+    if spec is not None and spec.submodule_search_locations is not None and "onnxsim" not in sys.modules:
+        package = types.ModuleType("onnxsim")
+        package.__path__ = list(spec.submodule_search_locations)
+        sys.modules["onnxsim"] = package
+        try:
+            return importlib.import_module("onnxsim.onnx_simplifier").simplify
+        except (ImportError, AttributeError):
+            del sys.modules["onnxsim"]
+    return importlib.import_module("onnxsim").simplify
+
+
+def _child(raw: str, target: str, spec_json: str, parent: str) -> None:
+    """Child-process body: simplify `raw`, keep its metadata, save to `target`, print the node counts as JSON."""
+    _die_with(int(parent))
+    import onnx
+
+    simplify_graph = _onnxsim_simplifier()
     spec = json.loads(spec_json)
     shapes = {spec["input"]: spec["shape"]}
-    if spec["dynamic_batch"]:
-        simplified, _ = onnxsim.simplify(raw, test_input_shapes=shapes)
-    else:
-        simplified, _ = onnxsim.simplify(raw, overwrite_input_shapes=shapes)
+    original = onnx.load(raw)
+    working = onnx.ModelProto()
+    working.CopyFrom(original)  # onnxsim may edit the model it is given
+    shape_option = "test_input_shapes" if spec["dynamic_batch"] else "overwrite_input_shapes"
+    simplified, _ = simplify_graph(working, **{shape_option: shapes})
+    unchanged = simplified.graph.SerializeToString() == original.graph.SerializeToString()
+    set_metadata(simplified, {p.key: p.value for p in original.metadata_props})
     onnx.save(simplified, target)
+    print(json.dumps({"before": len(original.graph.node), "after": len(simplified.graph.node),
+                      "unchanged": unchanged}))
 
 
 if __name__ == "__main__":
