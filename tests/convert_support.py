@@ -42,7 +42,8 @@ def run_convert(model: Model, root: Path, options: RunOptions = RANDOM, weights:
 def run_simplify(model: Model, root: Path, convert: StepResult, options: RunOptions = RANDOM) -> StepResult:
     from zoo.pipeline.steps.simplify import SimplifyStep
 
-    return SimplifyStep().run(model, StepInputs({"convert": convert.outputs}), _fresh(root / "simplify"), options)
+    inputs = StepInputs({"convert": convert.outputs}, {"convert": convert.metrics})
+    return SimplifyStep().run(model, inputs, _fresh(root / "simplify"), options)
 
 
 def run_validate(

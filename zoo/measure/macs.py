@@ -37,6 +37,7 @@ def count_macs(onnx_path: Path, input_shape: list[int]) -> int:
     import onnx
 
     proto = onnx.load(str(onnx_path))
+    _drop_weight_values(proto)
     _pin_input(proto, input_shape)
     inferred = onnx.shape_inference.infer_shapes(proto, strict_mode=False, data_prop=True)
     shapes = _known_shapes(inferred.graph)
@@ -45,6 +46,23 @@ def count_macs(onnx_path: Path, input_shape: list[int]) -> int:
         if node.op_type in COUNTED_OPS:
             total += _node_macs(node, shapes, onnx_path)
     return total
+
+
+def _drop_weight_values(proto: Any) -> None:
+    """Forget the values of large float initializers: counting needs their shapes only, and shape
+    inference copies the whole model (for a 100 MB graph, most of the time spent). Small tensors,
+    such as the shapes a Reshape reads, keep their values for data propagation."""
+    import onnx
+
+    floats = {onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE, onnx.TensorProto.BFLOAT16}
+    for tensor in proto.graph.initializer:
+        if tensor.data_type in floats and (len(tensor.raw_data) > _KEEP_BYTES or len(tensor.float_data) > _KEEP_BYTES):
+            tensor.ClearField("raw_data")
+            tensor.ClearField("float_data")
+
+
+#: Initializers up to this many bytes (or values) keep their data while MACs are counted.
+_KEEP_BYTES = 4096
 
 
 def _node_macs(node: Any, shapes: dict[str, list[int]], onnx_path: Path) -> int:

@@ -31,11 +31,10 @@ class SimplifyStep(Step):
     def run(self, model: Model, inputs: StepInputs, workdir: Path, options: RunOptions) -> StepResult:
         from zoo.measure.macs import MeasureError, count_macs, flops_g
         from zoo.measure.simplify import simplify
-        from zoo.onnxfile import io_names, read_metadata
-        from zoo.sources.common import META_PARAMS
 
         raw = inputs[RAW_ONNX]
-        input_name, _ = io_names(raw)
+        converted = inputs.metrics.get("convert", {})  # facts of the raw file, whose digest is in our key
+        input_name, params = converted["input_name"], converted.get("params")
         shape = [1, *model.input_size]
         outcome = simplify(
             raw,
@@ -45,10 +44,6 @@ class SimplifyStep(Step):
             dynamic_batch=model.deploy.dynamic_batch,
         )
         warnings = [] if outcome.simplified else [f"not simplified, raw graph kept: {outcome.reason}"]
-        stamped = read_metadata(raw).get(META_PARAMS)
-        if stamped is None:
-            warnings.append(f"{raw.name} carries no `{META_PARAMS}` metadata: parameter count unknown")
-        params = None if stamped is None else int(stamped)
         metrics: dict[str, Any] = {
             "input_name": input_name,
             "simplified": outcome.simplified,
