@@ -60,7 +60,9 @@ def s3_server() -> Iterator[S3Server]:
     os.environ.update(running.env)
     try:
         import boto3
+        import requests
 
+        requests.post(f"{running.endpoint}/moto-api/reset", timeout=30)  # moto keeps buckets per process
         boto3.client("s3", endpoint_url=running.endpoint).create_bucket(Bucket=BUCKET)
         yield running
     finally:

@@ -125,6 +125,17 @@ class LocalBlobStore:
         with open(path, "rb") as source:
             return self.put_stream(source)
 
+    def adopt(self, path: Path, digest: str) -> None:
+        """Move in a file whose sha256 the caller has just verified to be `digest` (a verified
+        download), without reading it again. `path` must be on the store's file system."""
+        target = self._path(digest)
+        if target.exists():
+            path.unlink()
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o444)
+        os.replace(path, target)
+
     def put_bytes(self, data: bytes) -> tuple[str, int]:
         return self.put_stream(io.BytesIO(data))
 

@@ -16,15 +16,17 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from pydantic import ValidationError
 
-from zoo.errors import RemoteError
 from zoo.store.actions import ActionEntry
 from zoo.store.local import LocalStore
 from zoo.store.remote import CorruptBlob, Progress, RemoteCache
 
+#: Blobs pulled at once for one entry (transfers overlap their round trips and the hashing).
+_PARALLEL_PULLS = 4
 #: RemoteCache objects by URL, one per process (an S3 client is costly to make).
 _REMOTES: dict[str, RemoteCache] = {}
 
@@ -75,21 +77,27 @@ class Tiered:
         return entry
 
     def fetch_blobs(self, digests: Iterable[str], progress: Progress | None = None) -> None:
-        """Pull the blobs among `digests` that the local store lacks (verified on the way)."""
-        for digest in digests:
-            if self.store.blobs.has(digest):
-                continue
-            landing = self.store.work / f".pull-{uuid.uuid4().hex}"
-            try:
-                self.remote.pull_blob(digest, landing, progress)
-                adopted, _ = self.store.blobs.put_file(landing, move=True)
-            except CorruptBlob:
-                self.remote.remove_blob(digest)  # garbage under a digest it does not have: the next push replaces it
-                raise
-            finally:
-                landing.unlink(missing_ok=True)
-            if adopted != digest:  # the local file changed under us: never adopt it as `digest`
-                raise RemoteError(f"blob {digest} changed on its way into the local store; try again")
+        """Pull the blobs among `digests` that the local store lacks, a few at a time (each verified
+        while it streams, then moved into the store as it is: nothing is read twice)."""
+        missing = sorted({d for d in digests if not self.store.blobs.has(d)})
+        if len(missing) < 2:
+            for digest in missing:
+                self._fetch_blob(digest, progress)
+            return
+        with ThreadPoolExecutor(max_workers=_PARALLEL_PULLS, thread_name_prefix="zoo-pull") as pool:
+            for done in [pool.submit(self._fetch_blob, digest, progress) for digest in missing]:
+                done.result()
+
+    def _fetch_blob(self, digest: str, progress: Progress | None) -> None:
+        landing = self.store.work / f".pull-{uuid.uuid4().hex}"
+        try:
+            self.remote.pull_blob(digest, landing, progress)
+            self.store.blobs.adopt(landing, digest)
+        except CorruptBlob:
+            self.remote.remove_blob(digest)  # garbage under a digest it does not have: the next push replaces it
+            raise
+        finally:
+            landing.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------- up
     def push(self, entry: ActionEntry, progress: Progress | None = None) -> bool:

@@ -6,7 +6,8 @@ folder, pushes the outputs (blobs first, entry last) and returns only the action
 client then pulls the blobs of what it publishes into its own store. Hence a Dask backend
 without a remote tier is refused.
 
-Each node is submitted with its cache key as the Dask task key, so the same step submitted
+A step is offered first to the worker that computed its inputs (they are in that worker's
+store already), and may run elsewhere. Each node is submitted with its cache key as the Dask task key, so the same step submitted
 twice — by this run or by a colleague's on the same cluster — runs once, and heavy steps ask for
 `resources={"heavy": 1}` (start workers with `--resources heavy=1`). A worker that dies mid-step
 gets the step rescheduled on another worker by the Dask scheduler, a bounded number of times
@@ -57,6 +58,8 @@ class DaskBackend:
         self._client.subscribe_topic(self._topic, self._relay_event)
         self._adopting = ThreadPoolExecutor(max_workers=4, thread_name_prefix="zoo-adopt")
         self._pending: dict[Any, Future[NodeResult]] = {}
+        #: The worker that computed each key this run: a step prefers the worker holding its inputs.
+        self._where: dict[str, str] = {}
         self._lock = threading.Lock()
         self._closing = False
         _require_heavy_workers(self._client, self.address)
@@ -71,8 +74,10 @@ class DaskBackend:
     def submit(self, task: Task) -> Future[NodeResult]:
         key = f"zoo-{task.kind}-{task.key}" + (f"-forced-{uuid.uuid4().hex[:8]}" if task.forced else "")
         resources = {"heavy": 1} if task.heavy else None
+        near = sorted({self._where[e.key] for e in task.upstream.values() if e.key in self._where})
+        placement: dict[str, Any] = {"workers": near, "allow_other_workers": True} if near else {}
         remote_future = self._client.submit(run_on_worker, task, self._topic, key=key, resources=resources,
-                                            pure=False)
+                                            pure=False, **placement)
         result: Future[NodeResult] = Future()
         result.set_running_or_notify_cancel()
         with self._lock:
@@ -98,6 +103,9 @@ class DaskBackend:
             return
         try:
             node = _result_of(remote_future, self.address, self._closing)
+            holders = self._client.who_has(remote_future).get(remote_future.key) or ()
+            if holders:
+                self._where[task.key] = holders[0]
             if task.step.publish:  # the client materialises these, so their blobs come down now
                 self.tier.fetch_blobs(o.digest for o in node.entry.outputs.values())
                 self.tier.store.actions.put(node.entry)
