@@ -60,6 +60,18 @@ def sync(work: Path, client: str, models: list[str], *extra: str) -> float:
     return timed(command, work)
 
 
+def boto3_floor(store: Path, scratch: Path) -> tuple[float, int]:
+    """Seconds `aws s3 cp` (boto3's download_file) takes for the blobs the second client pulled."""
+    import boto3
+
+    client = boto3.client("s3")
+    blobs = [p for p in (store / "cas" / "sha256").rglob("*") if p.is_file()]
+    start = time.perf_counter()
+    for blob in blobs:
+        client.download_file("bench", f"zoo/cas/sha256/{blob.name[:2]}/{blob.name}", str(scratch / blob.name))
+    return time.perf_counter() - start, sum(b.stat().st_size for b in blobs)
+
+
 def main() -> None:
     models = smallest_models()
     with socket.socket() as probe:
@@ -77,10 +89,12 @@ def main() -> None:
                 remote = "s3://bench/zoo"
                 on_cluster = sync(work, "client", models, "--executor", address, "--remote", remote)
                 pulled = sync(work, "colleague", models, "--remote", remote)
+                floor, nbytes = boto3_floor(work / "colleague" / "store", work)
         print(f"{len(models)} models ({', '.join(models)}), random weights, empty stores:")
         print(f"  local -j 2                    : {local:6.1f} s")
         print(f"  2 Dask workers + S3 remote    : {on_cluster:6.1f} s   overhead {on_cluster / local:.2f}x (goal <= 1.15)")
         print(f"  second client, remote hits    : {pulled:6.1f} s   {local / pulled:.1f}x faster than cold (goal >= 20)")
+        print(f"  `aws s3 cp` of the same {nbytes / 1e6:.0f} MB : {floor:6.1f} s   (what moving these bytes costs here)")
     finally:
         server.kill()
         server.wait()

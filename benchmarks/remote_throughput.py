@@ -89,8 +89,8 @@ def main() -> None:
             digest = hashlib.sha256(source.read_bytes()).hexdigest()
 
             def push(index: int) -> None:
-                remote.fs.rm(remote.blob_path(digest)) if index else None  # each run uploads for real
-                assert remote.push_blob(digest, source)
+                fresh = RemoteCache(f"s3://{BUCKET}/zoo/{index}")  # each run uploads for real
+                assert fresh.push_blob(digest, source)
 
             zoo_up = measure("zoo push (create-if-absent)", push, args.repeats, nbytes)
             zoo_down = measure("zoo pull (verified)",

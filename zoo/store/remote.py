@@ -32,6 +32,7 @@ from typing import Any, TypeVar
 
 from zoo.errors import RemoteError
 from zoo.redaction import redact
+from zoo.store.blobs import sha256_file
 
 #: Environment variable naming the remote (the `--remote` option wins).
 REMOTE_ENV = "ZOO_REMOTE"
@@ -67,20 +68,29 @@ class RemoteCache:
         self.local = _is_local(self.fs)
         #: When the remote last failed to answer, and how (see `_retrying`).
         self._down: tuple[float, str] | None = None
+        self._known_blobs: set[str] = set()
+        self._known_entries: dict[str, bytes] = {}
 
     # ---------------------------------------------------------------- blobs
     def blob_path(self, digest: str) -> str:
         return f"{self.root}/cas/sha256/{digest[:2]}/{digest}"
 
     def has_blob(self, digest: str) -> bool:
-        return self._retrying(f"look up blob {digest[:12]}", lambda: bool(self.fs.exists(self.blob_path(digest))))
+        """Whether the remote holds the blob (a yes is remembered: blobs are never rewritten)."""
+        if digest not in self._known_blobs:
+            if not self._retrying(f"look up blob {digest[:12]}", lambda: bool(self.fs.exists(self.blob_path(digest)))):
+                return False
+            self._known_blobs.add(digest)
+        return True
 
     def push_blob(self, digest: str, source: Path, progress: Progress | None = None) -> bool:
         """Upload `source` (whose sha256 is `digest`) unless the remote has it; say whether it uploaded."""
         if self.has_blob(digest):
             return False
-        return self._retrying(f"upload blob {digest[:12]}",
-                              lambda: self._create_from_file(source, self.blob_path(digest), progress))
+        created = self._retrying(f"upload blob {digest[:12]}",
+                                 lambda: self._create_from_file(source, self.blob_path(digest), progress))
+        self._known_blobs.add(digest)
+        return created
 
     def pull_blob(self, digest: str, dest: Path, progress: Progress | None = None) -> None:
         """Download a blob to `dest`, verifying its digest; nothing appears at `dest` unless it matches."""
@@ -108,6 +118,7 @@ class RemoteCache:
 
     def remove_blob(self, digest: str) -> None:
         """Delete a blob (verify removes corrupt ones so that the next push replaces them)."""
+        self._known_blobs.discard(digest)
         self._retrying(f"remove blob {digest[:12]}", lambda: self.fs.rm_file(self.blob_path(digest)))
 
     # --------------------------------------------------------------- entries
@@ -115,7 +126,8 @@ class RemoteCache:
         return f"{self.root}/ac/{key}.json"
 
     def get_entry(self, key: str) -> bytes | None:
-        """The stored action entry for `key` (JSON bytes), or None."""
+        """The stored action entry for `key` (JSON bytes), or None (a found one is remembered: entries
+        are written once, so a plan's lookup and the run's need one request)."""
         def read() -> bytes | None:
             try:
                 data: bytes = self.fs.cat_file(self.entry_path(key))
@@ -123,7 +135,12 @@ class RemoteCache:
                 return None
             return data
 
-        return self._retrying(f"look up entry {key[:12]}", read)
+        if key not in self._known_entries:
+            found = self._retrying(f"look up entry {key[:12]}", read)
+            if found is None:
+                return None
+            self._known_entries[key] = found
+        return self._known_entries[key]
 
     def put_entry(self, key: str, data: bytes) -> bool:
         """Store an action entry unless one exists; say whether this call created it.
@@ -154,17 +171,14 @@ class RemoteCache:
     def _download(self, digest: str, dest: Path, progress: Progress | None) -> None:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.parent / f".{dest.name}.{uuid.uuid4().hex}.part"
-        hasher = hashlib.sha256()
         try:
-            with self.fs.open(self.blob_path(digest), "rb", block_size=_CHUNK) as source, open(tmp, "wb") as out:
-                while chunk := source.read(_CHUNK):
-                    hasher.update(chunk)
-                    out.write(chunk)
-                    if progress is not None:
-                        progress(len(chunk))
-            if hasher.hexdigest() != digest:
+            # one streaming GET (a file object would ask for every block separately), then one
+            # hashing pass over the bytes, still in the page cache
+            self.fs.get_file(self.blob_path(digest), str(tmp), callback=_callback(progress))
+            got = sha256_file(tmp)[0]
+            if got != digest:
                 raise CorruptBlob(
-                    f"blob {digest} on {self.label} is corrupt (its bytes hash to {hasher.hexdigest()}); "
+                    f"blob {digest} on {self.label} is corrupt (its bytes hash to {got}); "
                     "it was not used. Run `zoo store verify --remote` to remove it; the next sync re-creates it"
                 )
             os.replace(tmp, dest)
