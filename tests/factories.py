@@ -162,11 +162,7 @@ models:
   - name: cspresnet50
     source: {library: timm, version: "0.6.5"}
     input_size: 256
-    preprocess:
-      crop_pct: 0.887
-      interpolation: bilinear
-      mean: [0.485, 0.456, 0.406]
-      std: [0.229, 0.224, 0.225]
+    preprocess: {crop_pct: 0.887, interpolation: bilinear, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225]}
     deploy: {dtype: int8, calibrate_mode: percentile, per_channel: true, extra_ops: softmax}
 """
 
@@ -220,18 +216,17 @@ def tiny_manifest(names: list[str], *, weights_url: str | None = None, size: int
     return "\n".join(lines) + "\n"
 
 
-def colour_manifest(weights: Path, *, name: str = "colours", expected: tuple[float, float] | None = None,
-                    size: int = 32) -> str:
+def colour_manifest(weights: Path, *, expected: tuple[float, float] | None = None) -> str:
     """A family manifest for the colour classifier (library onnx, weights a file:// URL)."""
     accuracy = f"\n    expected: {{unit: percent, top1: {expected[0]}, top5: {expected[1]}}}" if expected else ""
     return f"""\
 family: fixture
 title: Fixture classifiers
 models:
-  - name: {name}
+  - name: colours
     source: {{library: onnx}}
     weights: {{url: "{weights.as_uri()}", format: onnx}}
-    input_size: {size}
+    input_size: 32
     preprocess:
       crop_pct: 0.875
       interpolation: bilinear
@@ -282,19 +277,8 @@ models:
 {models}"""
 
 
-def write_resnet50_workspace(root: Path, text: str, name: str) -> tuple[Path, Path]:
-    """`text` (a `resnet50_family`) as `root/manifests/<name>`, and the PaddleClas config it names
-    as `root/configs/ResNet50.yaml`, outside the manifest folder; returns both paths."""
-    manifest = write_manifest(root / "manifests", text, name)
-    config = root / "configs" / "ResNet50.yaml"
-    config.parent.mkdir()
-    config.write_text(paddleclas_config(), encoding="utf-8")
-    return manifest, config
-
-
 def paddleclas_config(resize_short: int = 256, crop: int = 224, *, interpolation: str | None = None,
-                      backend: str | None = None, to_rgb: bool = True,
-                      mean: tuple[float, float, float] = MEAN) -> str:
+                      backend: str | None = None, to_rgb: bool = True) -> str:
     """An eval config in PaddleClas's YAML format (`ppcls/configs/ImageNet/<Family>/<Model>.yaml`)."""
     resize = f"            resize_short: {resize_short}\n"
     resize += f"            interpolation: {interpolation}\n" if interpolation else ""
@@ -319,7 +303,7 @@ DataLoader:
             size: {crop}
         - NormalizeImage:
             scale: 1.0/255.0
-            mean: [{', '.join(map(str, mean))}]
+            mean: [0.485, 0.456, 0.406]
             std: [0.229, 0.224, 0.225]
             order: ''
         - ToCHWImage:
@@ -425,10 +409,10 @@ def grey(level: int) -> int:
     return 2 + 23 * level
 
 
-def colour_classifier(path: Path, *, batch: int | str = 1, size: int = 32, baked_batch: bool = False) -> Path:
+def colour_classifier(path: Path, *, size: int = 32, baked_batch: bool = False) -> Path:
     """Write the nearest-grey-level classifier as ONNX (input `input`, output `logits`).
 
-    Batch 1 by default, as the upstream export recipes write graphs. `baked_batch` flattens
+    Batch 1, as the upstream export recipes write graphs. `baked_batch` flattens
     with a Reshape to the constant shape [1, 3], so the graph cannot run other batch sizes.
     """
     import numpy as np
@@ -454,8 +438,8 @@ def colour_classifier(path: Path, *, batch: int | str = 1, size: int = 32, baked
             helper.make_node("Gemm", ["flat", "W", "B"], ["logits"]),
         ],
         "colour_classifier",
-        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [batch, 3, size, size])],
-        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [batch, 1000])],
+        [helper.make_tensor_value_info("input", TensorProto.FLOAT, [1, 3, size, size])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 1000])],
         initializers,
     )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
@@ -603,6 +587,16 @@ def tinylib_workspace(root: Path, more_models: str = "") -> Path:
     tiny8_weights(weights)
     write_manifest(root / "manifests", tinylib_manifest(weights) + more_models, "tinyfam.yaml")
     return root
+
+
+def resnet50_workspace(root: Path, text: str, name: str) -> tuple[Path, Path]:
+    """`text` (a `resnet50_family`) as `root/manifests/<name>`, and the PaddleClas config it names
+    as `root/configs/ResNet50.yaml`, outside the manifest folder; returns both paths."""
+    manifest = write_manifest(root / "manifests", text, name)
+    config = root / "configs" / "ResNet50.yaml"
+    config.parent.mkdir()
+    config.write_text(paddleclas_config(), encoding="utf-8")
+    return manifest, config
 
 
 # ------------------------------------------------------------------------------------------ test pipeline steps

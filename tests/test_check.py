@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.factories import ROOT, resnet50_family, write_manifest, write_resnet50_workspace
+from tests.factories import ROOT, resnet50_family, resnet50_workspace, write_manifest
 from tests.import_probe import zoo_imports
 from zoo.sources.packages import installed_version
 
@@ -69,7 +69,7 @@ def line_of(path: Path, text: str) -> int:
 
 
 def test_check_reports_each_class_of_disagreement_where_it_is_written(tmp_path: Path) -> None:
-    manifest, config = write_resnet50_workspace(tmp_path, PADDLE_FAMILY, "checked.yaml")
+    manifest, config = resnet50_workspace(tmp_path, PADDLE_FAMILY, "checked.yaml")
     done = zoo_check(tmp_path, "--family", "checked")
     assert done.returncode == 1, done.stderr
     version = installed_version("paddleclas")
@@ -97,7 +97,7 @@ def test_check_accepts_a_written_reason_and_flags_a_stale_one(tmp_path: Path) ->
         "    preprocess: {interpolation: bicubic}\n    deviations: {preprocess.interpolation: the checkpoint was tuned "
         "with bicubic}\n",
     ).replace("  - name: agrees\n", "  - name: agrees\n    deviations: {preprocess.color: once BGR}\n")
-    manifest, _ = write_resnet50_workspace(tmp_path, explained, "checked.yaml")
+    manifest, _ = resnet50_workspace(tmp_path, explained, "checked.yaml")
     done = zoo_check(tmp_path, "ppcls/interpolation", "agrees")
     assert done.returncode == 0, done.stderr
     assert f"{manifest}:{line_of(manifest, 'bicubic')}: preprocess.interpolation: manifest bicubic" in done.stdout
@@ -138,7 +138,7 @@ def test_check_at_the_pinned_timm_version_and_what_the_installed_one_changes(
 
 def test_check_and_import_keep_frameworks_out_of_the_zoo_process(tmp_path: Path) -> None:
     """timm is read in a child; PaddleClas from source text and YAML: the command itself stays light."""
-    write_resnet50_workspace(tmp_path, PADDLE_FAMILY, "checked.yaml")
+    resnet50_workspace(tmp_path, PADDLE_FAMILY, "checked.yaml")
     manifests = str(tmp_path / "manifests")
     env = {"ZOO_HOME": str(tmp_path / "home")}
     for args in (("check", "--family", "checked"), ("import", "ppcls", "ResNet18", "--into", str(tmp_path / "new.yaml"),

@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.factories import ROOT, resnet50_family, write_resnet50_workspace
+from tests.factories import ROOT, resnet50_family, resnet50_workspace
 from zoo.deploy.audit import Verdict, dialect_of, flatten, same_value
 
 #: Two models against one PaddleClas config (224 after 256): one follows it, one knowingly does not.
@@ -90,7 +90,7 @@ def zoo_diff(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_diff_classifies_every_field_of_a_folder_of_files(tmp_path: Path) -> None:
-    write_resnet50_workspace(tmp_path, FAMILY, "audited.yaml")
+    resnet50_workspace(tmp_path, FAMILY, "audited.yaml")
     upstream = tmp_path / "upstream"
     (upstream / "vdsp_params").mkdir(parents=True)
     (upstream / "vdsp_params" / "ppcls-follows-vdsp_params.json").write_text(build_in_vdsp(292, 224, resize_type="BICUBIC"))
@@ -126,7 +126,7 @@ def test_diff_classifies_every_field_of_a_folder_of_files(tmp_path: Path) -> Non
 
 
 def test_a_file_is_matched_by_the_model_name_it_holds_or_by_model(tmp_path: Path) -> None:
-    write_resnet50_workspace(tmp_path, FAMILY, "audited.yaml")
+    resnet50_workspace(tmp_path, FAMILY, "audited.yaml")
     (tmp_path / "build.yaml").write_text(VAMC)  # `name: follows` inside
     (tmp_path / "params.json").write_text(build_in_vdsp(256, 224))
     done = zoo_diff(tmp_path, "build.yaml", "params.json")

@@ -27,11 +27,7 @@ models:
       format: pth
       hash_prefix: 1a9a5a14
     input_size: 299
-    preprocess:
-      crop_pct: 0.875
-      interpolation: bicubic
-      mean: [0.5, 0.5, 0.5]
-      std: [0.5, 0.5, 0.5]
+    preprocess: {crop_pct: 0.875, interpolation: bicubic, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}
 """
 
 #: A family file with comments, a trailing comment after the models, and entries separated by blank lines.
