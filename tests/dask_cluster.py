@@ -12,10 +12,9 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 _START_TIMEOUT = 60.0
 
@@ -34,11 +33,20 @@ class Worker:
 
 @dataclass
 class Cluster:
+    """A running scheduler and its workers; `with cluster:` (or `stop()`) stops them all."""
+
     address: str
     scheduler: subprocess.Popen[bytes]
     folder: Path
     env: dict[str, str]
+    scheduler_log: IO[bytes]
     workers: list[Worker] = field(default_factory=list)
+
+    def __enter__(self) -> Cluster:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
     def add_worker(self, name: str, *, heavy: int = 1) -> Worker:
         home = self.folder / name
@@ -61,6 +69,7 @@ class Cluster:
             client.wait_for_workers(count, timeout=_START_TIMEOUT)
 
     def stop(self) -> None:
+        """SIGTERM every process still running and wait for it (again: nothing to do)."""
         for process in [*(w.process for w in self.workers), self.scheduler]:
             if process.poll() is None:
                 process.send_signal(signal.SIGTERM)
@@ -70,28 +79,29 @@ class Cluster:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait(timeout=5)
+        self.scheduler_log.close()
 
 
-@contextmanager
-def dask_cluster(folder: Path, workers: int = 2, env: dict[str, str] | None = None) -> Iterator[Cluster]:
-    """Start a scheduler and `workers` workers (each with its own ZOO_HOME); stop them afterwards."""
+def start_cluster(folder: Path, workers: int = 2, env: dict[str, str] | None = None) -> Cluster:
+    """Start a scheduler and `workers` workers (each with its own ZOO_HOME); the caller stops them."""
     folder.mkdir(parents=True, exist_ok=True)
     full_env = {**os.environ, **(env or {}), "DASK_DISTRIBUTED__WORKER__DAEMON": "False"}
     scheduler_file = folder / "scheduler.json"
     command = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--host", "127.0.0.1", "--port", "0",
                "--no-dashboard", "--scheduler-file", str(scheduler_file)]
-    log = open(folder / "scheduler.log", "wb")  # noqa: SIM115 - closed with the process
+    log = open(folder / "scheduler.log", "wb")  # noqa: SIM115 - closed by Cluster.stop
     scheduler = subprocess.Popen(command, cwd=folder, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                                  start_new_session=True)
-    cluster = Cluster(_address(scheduler_file, scheduler), scheduler, folder, full_env)
+    cluster = Cluster("", scheduler, folder, full_env, log)
     try:
+        cluster.address = _address(scheduler_file, scheduler)
         for index in range(workers):
             cluster.add_worker(f"worker-{index + 1}")
         cluster.wait_for_workers(workers)
-        yield cluster
-    finally:
+    except BaseException:
         cluster.stop()
-        log.close()
+        raise
+    return cluster
 
 
 def _address(scheduler_file: Path, scheduler: subprocess.Popen[bytes]) -> str:

@@ -7,6 +7,7 @@ records or cache entries.
 from __future__ import annotations
 
 import os
+import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -49,7 +50,11 @@ class S3Server:
 
 @contextmanager
 def s3_server() -> Iterator[S3Server]:
-    """Start moto's S3 server on an ephemeral port with one bucket; stop it afterwards."""
+    """Start moto's S3 server on an ephemeral port with one empty bucket; stop it afterwards.
+
+    moto keeps its objects per process, not per server: the start resets them, so that what an
+    earlier test stored does not show up in this one (one server at a time, then).
+    """
     from moto.server import ThreadedMotoServer
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -59,10 +64,9 @@ def s3_server() -> Iterator[S3Server]:
     saved = {name: os.environ.get(name) for name in running.env}
     os.environ.update(running.env)
     try:
+        _reset(running.endpoint)
         import boto3
-        import requests
 
-        requests.post(f"{running.endpoint}/moto-api/reset", timeout=30)  # moto keeps buckets per process
         boto3.client("s3", endpoint_url=running.endpoint).create_bucket(Bucket=BUCKET)
         yield running
     finally:
@@ -72,3 +76,9 @@ def s3_server() -> Iterator[S3Server]:
             else:
                 os.environ[name] = value
         running.stop()
+
+
+def _reset(endpoint: str) -> None:
+    """Forget every bucket and object moto holds in this process."""
+    with urllib.request.urlopen(urllib.request.Request(f"{endpoint}/moto-api/reset", method="POST"), timeout=30):
+        pass

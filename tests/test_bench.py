@@ -3,30 +3,20 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
-from eval_support import colour_classifier, run_zoo, synced_workspace
 
+from tests.factories import colour_classifier, run_zoo, synced_workspace
 from zoo.measure.bench import benchmark, cpu_model, machine_description
 from zoo.pipeline.record import read_record
 
 
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synced_workspace(tmp_path_factory.mktemp("synced"))
-
-
-@pytest.fixture
-def work(synced: Path, tmp_path: Path) -> Path:
-    return Path(shutil.copytree(synced, tmp_path / "work", symlinks=True))
-
-
-def test_bench_records_latency_per_batch(work: Path) -> None:
-    folder = work / "out" / "onnx-colours"
+def test_bench_records_latency_per_batch(colours_workspace: Path) -> None:
+    folder = colours_workspace / "out" / "onnx-colours"
     before = read_record(folder)
-    result = run_zoo("bench", "onnx/colours", "--batch", "1,2,8", "--repeats", "7", "--threads", "1", cwd=work)
+    result = run_zoo("bench", "onnx/colours", "--batch", "1,2,8", "--repeats", "7", "--threads", "1",
+                     cwd=colours_workspace)
     assert result.returncode == 0, result.stdout + result.stderr
     record = read_record(folder)
     assert record is not None and before is not None
@@ -70,6 +60,6 @@ def test_machine_description_names_the_cpu() -> None:
 
 
 @pytest.mark.parametrize("value", ["0", "1,x", ""])
-def test_bad_batch_lists_are_usage_errors(work: Path, value: str) -> None:
-    result = run_zoo("bench", "onnx/colours", "--batch", value, cwd=work)
+def test_bad_batch_lists_are_usage_errors(colours_workspace: Path, value: str) -> None:
+    result = run_zoo("bench", "onnx/colours", "--batch", value, cwd=colours_workspace)
     assert result.returncode == 2 and "batch sizes" in result.stderr and "Traceback" not in result.stderr

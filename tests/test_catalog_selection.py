@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from manifest_support import VALID, write
 
+from tests.factories import VALID, write_manifest
 from zoo.errors import SelectionError
 from zoo.manifest.catalog import load_catalog, manifest_files
 
@@ -25,8 +25,8 @@ models:
 
 @pytest.fixture()
 def catalog(tmp_path: Path):  # type: ignore[no-untyped-def]
-    write(tmp_path, VALID, "demo.yaml")
-    write(tmp_path, MMCLS, "mm.yaml")
+    write_manifest(tmp_path, VALID, "demo.yaml")
+    write_manifest(tmp_path, MMCLS, "mm.yaml")
     return load_catalog(files=manifest_files([tmp_path]))
 
 
@@ -81,8 +81,8 @@ def test_family_defaults_fill_dataset_and_family(catalog) -> None:  # type: igno
 
 
 def test_env_and_option_folders_are_both_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    write(tmp_path / "a", VALID)
-    write(tmp_path / "b", MMCLS)
+    write_manifest(tmp_path / "a", VALID)
+    write_manifest(tmp_path / "b", MMCLS)
     monkeypatch.setenv("ZOO_MANIFESTS", str(tmp_path / "a"))
     catalog = load_catalog([tmp_path / "b"])
     assert {"timm/demo_csp50", "mmcls/demo_csp50"} <= set(catalog.models)
@@ -94,7 +94,7 @@ def test_missing_manifest_folder_is_a_problem(tmp_path: Path) -> None:
 
 
 def test_same_family_twice_is_a_problem(tmp_path: Path) -> None:
-    write(tmp_path, VALID, "one.yaml")
-    write(tmp_path, VALID, "two.yaml")
+    write_manifest(tmp_path, VALID, "one.yaml")
+    write_manifest(tmp_path, VALID, "two.yaml")
     catalog = load_catalog(files=sorted(tmp_path.glob("*.yaml")))
     assert [p.message for p in catalog.problems] == ["family `demo` is also defined in " + str(tmp_path / "one.yaml")]

@@ -7,41 +7,26 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.factories import ROOT, resnet50_family, resnet50_workspace, write_manifest
 from tests.import_probe import zoo_imports
-from tests.library_support import ROOT, needs_timm_065, package_index, paddleclas_config
-from tests.manifest_support import write
 from zoo.sources.packages import installed_version
 
-RESNET50 = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/ResNet50_pretrained.pdparams"
-
 #: One model per class of disagreement, all against the same PaddleClas config (224 after 256, bilinear, RGB).
-PADDLE_FAMILY = f"""\
-family: checked
-title: Checked
-defaults:
-  source: {{library: ppcls, arch: ResNet50, config: ../configs/ResNet50.yaml}}
-  weights: {{url: "{RESNET50}", format: pdparams}}
-  input_size: 224
-  preprocess:
-    resize: 256
-    resize_backend: cv2
-    mean: [0.485, 0.456, 0.406]
-    std: [0.229, 0.224, 0.225]
-models:
+PADDLE_FAMILY = resnet50_family("checked", """\
   - name: agrees
   - name: resize
-    preprocess: {{resize: 288}}
+    preprocess: {resize: 288}
   - name: crop
-    preprocess: {{crop_mode: squash}}
+    preprocess: {crop_mode: squash}
   - name: interpolation
-    preprocess: {{interpolation: bicubic}}
+    preprocess: {interpolation: bicubic}
   - name: statistics
-    preprocess: {{mean: [0.5, 0.5, 0.5]}}
+    preprocess: {mean: [0.5, 0.5, 0.5]}
   - name: input_size
     input_size: 256
   - name: colour
-    preprocess: {{color: BGR}}
-"""
+    preprocess: {color: BGR}
+""")
 
 ONNX_FAMILY = """\
 family: plain-onnx
@@ -83,16 +68,8 @@ def line_of(path: Path, text: str) -> int:
     return next(i for i, line in enumerate(path.read_text().splitlines(), 1) if text in line)
 
 
-def paddle_setup(tmp_path: Path, family: str = PADDLE_FAMILY) -> tuple[Path, Path]:
-    manifest = write(tmp_path / "manifests", family, "checked.yaml")
-    config = tmp_path / "configs" / "ResNet50.yaml"  # outside the manifest folder, named relative to it
-    config.parent.mkdir()
-    config.write_text(paddleclas_config(), encoding="utf-8")
-    return manifest, config
-
-
 def test_check_reports_each_class_of_disagreement_where_it_is_written(tmp_path: Path) -> None:
-    manifest, config = paddle_setup(tmp_path)
+    manifest, config = resnet50_workspace(tmp_path, PADDLE_FAMILY, "checked.yaml")
     done = zoo_check(tmp_path, "--family", "checked")
     assert done.returncode == 1, done.stderr
     version = installed_version("paddleclas")
@@ -120,7 +97,7 @@ def test_check_accepts_a_written_reason_and_flags_a_stale_one(tmp_path: Path) ->
         "    preprocess: {interpolation: bicubic}\n    deviations: {preprocess.interpolation: the checkpoint was tuned "
         "with bicubic}\n",
     ).replace("  - name: agrees\n", "  - name: agrees\n    deviations: {preprocess.color: once BGR}\n")
-    manifest, _ = paddle_setup(tmp_path, explained)
+    manifest, _ = resnet50_workspace(tmp_path, explained, "checked.yaml")
     done = zoo_check(tmp_path, "ppcls/interpolation", "agrees")
     assert done.returncode == 0, done.stderr
     assert f"{manifest}:{line_of(manifest, 'bicubic')}: preprocess.interpolation: manifest bicubic" in done.stdout
@@ -131,18 +108,18 @@ def test_check_accepts_a_written_reason_and_flags_a_stale_one(tmp_path: Path) ->
 
 
 def test_a_library_that_cannot_be_checked_is_a_warning(tmp_path: Path) -> None:
-    write(tmp_path / "manifests", ONNX_FAMILY, "graph.yaml")
+    write_manifest(tmp_path / "manifests", ONNX_FAMILY, "graph.yaml")
     done = zoo_check(tmp_path, "onnx/graph")
     assert done.returncode == 0, done.stderr
     assert "warning: onnx: library `onnx` does not read its own configs, so its models cannot be checked" in done.stderr
     assert "checked 0 of 1 model(s)" in done.stdout
 
 
-def test_check_at_the_pinned_timm_version_and_what_the_installed_one_changes(tmp_path: Path) -> None:
-    needs_timm_065()
-    manifest = write(tmp_path / "manifests", TIMM_FAMILY, "timm.yaml")
-    with package_index() as pip_env:
-        done = zoo_check(tmp_path, "--family", "timm-pinned", env=pip_env)
+def test_check_at_the_pinned_timm_version_and_what_the_installed_one_changes(
+    tmp_path: Path, timm_065_index: dict[str, str]
+) -> None:
+    manifest = write_manifest(tmp_path / "manifests", TIMM_FAMILY, "timm.yaml")
+    done = zoo_check(tmp_path, "--family", "timm-pinned", env=timm_065_index)
     assert done.returncode == 1, done.stderr
     errors = [line.removeprefix("error: ") for line in done.stderr.splitlines() if line.startswith("error: ")]
     assert errors == [
@@ -161,7 +138,7 @@ def test_check_at_the_pinned_timm_version_and_what_the_installed_one_changes(tmp
 
 def test_check_and_import_keep_frameworks_out_of_the_zoo_process(tmp_path: Path) -> None:
     """timm is read in a child; PaddleClas from source text and YAML: the command itself stays light."""
-    paddle_setup(tmp_path)
+    resnet50_workspace(tmp_path, PADDLE_FAMILY, "checked.yaml")
     manifests = str(tmp_path / "manifests")
     env = {"ZOO_HOME": str(tmp_path / "home")}
     for args in (("check", "--family", "checked"), ("import", "ppcls", "ResNet18", "--into", str(tmp_path / "new.yaml"),

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from import_probe import HEAVY, zoo_imports
-from manifest_support import VALID, write
+from tests.factories import VALID, write_manifest
+from tests.import_probe import HEAVY, zoo_imports
 
 
 def zoo(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -23,7 +23,7 @@ def test_version() -> None:
 
 
 def test_list_json_with_user_manifests(tmp_path: Path) -> None:
-    write(tmp_path, VALID)
+    write_manifest(tmp_path, VALID)
     result = zoo("--manifests", str(tmp_path), "list", "timm/*", "--source", "timm", "--json")
     assert result.returncode == 0, result.stderr
     rows = {row["id"]: row for row in json.loads(result.stdout)}
@@ -33,8 +33,8 @@ def test_list_json_with_user_manifests(tmp_path: Path) -> None:
 
 
 def test_list_table_mentions_broken_files(tmp_path: Path) -> None:
-    write(tmp_path, VALID)
-    write(tmp_path, "family: [", "broken.yaml")
+    write_manifest(tmp_path, VALID)
+    write_manifest(tmp_path, "family: [", "broken.yaml")
     result = zoo("--manifests", str(tmp_path), "list", "timm/demo*")
     assert result.returncode == 0
     assert "timm/demo_cspx50" in result.stdout
@@ -42,7 +42,7 @@ def test_list_table_mentions_broken_files(tmp_path: Path) -> None:
 
 
 def test_show_json_has_derived_numbers(tmp_path: Path) -> None:
-    write(tmp_path, VALID)
+    write_manifest(tmp_path, VALID)
     result = zoo("--manifests", str(tmp_path), "show", "timm/demo_csp50", "--json")
     assert result.returncode == 0, result.stderr
     doc = json.loads(result.stdout)
@@ -52,7 +52,7 @@ def test_show_json_has_derived_numbers(tmp_path: Path) -> None:
 
 
 def test_show_prints_numbers_with_their_written_digits(tmp_path: Path) -> None:
-    write(tmp_path, VALID)
+    write_manifest(tmp_path, VALID)
     result = zoo("--manifests", str(tmp_path), "show", "timm/demo_cspx50")
     assert result.returncode == 0, result.stderr
     assert "top1: 80.050" in result.stdout and "unit: percent" in result.stdout
@@ -60,14 +60,14 @@ def test_show_prints_numbers_with_their_written_digits(tmp_path: Path) -> None:
 
 
 def test_show_unknown_model_is_a_clean_error(tmp_path: Path) -> None:
-    write(tmp_path, VALID)
+    write_manifest(tmp_path, VALID)
     result = zoo("--manifests", str(tmp_path), "show", "timm/demo_csp5")
     assert result.returncode == 1
     assert "did you mean" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_lint_clean_folder_exits_zero(tmp_path: Path) -> None:
-    write(tmp_path, VALID)
+    write_manifest(tmp_path, VALID)
     result = zoo("lint", str(tmp_path))
     assert result.returncode == 0, result.stderr
     assert "1 file(s), 2 model(s), 0 problem(s)" in result.stdout
@@ -87,7 +87,7 @@ def test_schema_is_json_schema() -> None:
 
 def test_light_commands_import_no_heavy_framework(tmp_path: Path) -> None:
     """list/show/lint/schema must start without torch, paddle, onnx or onnxruntime."""
-    write(tmp_path, VALID)
+    write_manifest(tmp_path, VALID)
     for args in (["list"], ["show", "timm/demo_csp50"], ["lint"], ["schema"]):
         result, imported = zoo_imports("--manifests", str(tmp_path), *args, watch=(*HEAVY, "matplotlib"))
         assert result.returncode == 0 and imported == [], (args, imported, result.stderr[-500:])

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from tests.convert_support import WITH_WEIGHTS, make_model, onnx_logits, run_convert, run_pipeline
+from tests.factories import WITH_WEIGHTS, make_model, onnx_logits, run_convert, run_pipeline
 from zoo.errors import ConversionError
 
 CONFIG = "resnet18_8xb16_cifar10"

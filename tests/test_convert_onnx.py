@@ -8,8 +8,8 @@ import onnx
 import pytest
 import torch
 
-from tests.convert_support import RANDOM, WITH_WEIGHTS, make_model, run_convert, run_pipeline
 from tests.entrypoints.tiny_net import build
+from tests.factories import RANDOM, WITH_WEIGHTS, make_model, run_convert, run_pipeline
 from zoo.errors import ConversionError
 
 

@@ -16,7 +16,7 @@ import paddle
 import pytest
 from paddle.static import InputSpec
 
-from tests.convert_support import WITH_WEIGHTS, make_model, onnx_logits, run_convert, run_pipeline
+from tests.factories import WITH_WEIGHTS, CodeRunningPickle, make_model, onnx_logits, run_convert, run_pipeline
 from tests.fault_server import FaultServer
 from zoo.errors import ConversionError, ZooError
 from zoo.pipeline.steps.base import StepInputs
@@ -109,18 +109,10 @@ def test_random_weights_build_the_architecture(tmp_path: Path) -> None:
     assert results["validate"].metrics["top1_agreement"] == 1.0
 
 
-class _Payload:
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (open, (str(self.marker), "w"))
-
-
 def test_pdparams_pickle_that_would_run_code_is_refused(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     weights = tmp_path / "evil.pdparams"
-    weights.write_bytes(pickle.dumps({"conv1._conv.weight": _Payload(marker)}, protocol=4))
+    weights.write_bytes(pickle.dumps({"conv1._conv.weight": CodeRunningPickle(marker)}, protocol=4))
     model = make_model("ppcls", "MobileNetV1_x0_25", input_size=SIZE, preprocess=PADDLE_PRE,
                        weights={"url": "https://example.org/evil.pdparams", "format": "pdparams"})
     with pytest.raises(ConversionError, match=r"evil\.pdparams: refused to load .*io\.open is not allowed"):

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 import torch
 
-from tests.convert_support import WITH_WEIGHTS, make_model, onnx_logits, run_convert, run_pipeline
 from tests.entrypoints.tiny_net import build
+from tests.factories import WITH_WEIGHTS, make_model, onnx_logits, run_convert, run_pipeline
 from zoo.errors import ConversionError
 
 ENTRY = "tests.entrypoints.tiny_net:build"
@@ -56,7 +56,7 @@ def test_editing_the_entry_point_module_changes_the_convert_key(tmp_path: Path, 
     would import torch, and `zoo plan` must not)."""
     import sys
 
-    from tests.convert_support import RANDOM
+    from tests.factories import RANDOM
     from zoo.pipeline.steps.convert import ConvertStep
 
     package = tmp_path / "userpkg"

@@ -10,7 +10,7 @@ import onnx
 import pytest
 import torch
 
-from tests.convert_support import WITH_WEIGHTS, make_model, onnx_logits, run_convert, run_pipeline
+from tests.factories import WITH_WEIGHTS, CodeRunningPickle, make_model, onnx_logits, run_convert, run_pipeline
 from zoo.errors import ConversionError
 from zoo.onnxfile import read_metadata
 from zoo.sources.common import META_WEIGHTS
@@ -118,21 +118,11 @@ def test_checkpoint_for_other_num_classes_names_the_shapes(tmp_path: Path) -> No
         run_convert(make_model("timm", ARCH, num_classes=5), tmp_path / "run", WITH_WEIGHTS, weights)
 
 
-class _Payload:
-    """Unpickling this calls `open(marker, "w")`, i.e. creates a file: code execution."""
-
-    def __init__(self, marker: Path) -> None:
-        self.marker = marker
-
-    def __reduce__(self):  # type: ignore[no-untyped-def]
-        return (open, (str(self.marker), "w"))
-
-
 def test_pickle_that_would_run_code_is_refused_and_not_run(tmp_path: Path) -> None:
     marker = tmp_path / "pwned"
     weights = tmp_path / "evil.pth"
     with open(weights, "wb") as handle:  # protocol 2, as torch.save writes
-        pickle.dump({"state_dict": {"conv.weight": _Payload(marker)}}, handle, protocol=2)
+        pickle.dump({"state_dict": {"conv.weight": CodeRunningPickle(marker)}}, handle, protocol=2)
     assert not marker.exists()
     refused = r"evil\.pth: refused to load .*Unsupported global: GLOBAL io\.open.* would run code"
     with pytest.raises(ConversionError, match=refused):

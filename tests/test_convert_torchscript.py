@@ -15,8 +15,15 @@ import pytest
 import torch
 import yaml
 
-from tests.convert_support import WITH_WEIGHTS, make_model, run_convert, run_pipeline, run_simplify, run_validate
-from tests.sync_support import write_manifest
+from tests.factories import (
+    WITH_WEIGHTS,
+    make_model,
+    run_convert,
+    run_pipeline,
+    run_simplify,
+    run_validate,
+    write_tiny_manifest,
+)
 from zoo.deploy.render import render_model
 from zoo.errors import ValidationFailed
 from zoo.pipeline.record import read_record
@@ -93,7 +100,7 @@ def test_build_yaml_compiles_the_torchscript_file_beside_the_onnx(tmp_path: Path
 
 
 def test_zoo_sync_publishes_the_torchscript_file_the_build_yaml_names(tmp_path: Path) -> None:
-    write_manifest(tmp_path / "manifests", ["test_resnet"], size=64, extra="  deploy: {frontend: pytorch}")
+    write_tiny_manifest(tmp_path / "manifests", ["test_resnet"], size=64, extra="  deploy: {frontend: pytorch}")
     command = [sys.executable, "-m", "zoo_cli", "--manifests", "manifests", "sync", "timm/test_resnet",
                "--random-weights"]
     result = subprocess.run(command, cwd=tmp_path, capture_output=True, text=True, timeout=600, check=False,

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 import torchvision
 
-from tests.convert_support import WITH_WEIGHTS, make_model, onnx_logits, run_pipeline
+from tests.factories import WITH_WEIGHTS, make_model, onnx_logits, run_pipeline
 
 
 def test_squeezenet_checkpoint_converts_and_validates(tmp_path: Path) -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from eval_support import LEVEL_CLASSES, class_folders, label_file, scenario
 from PIL import Image
 
+from tests.factories import LEVEL_CLASSES, class_folders, label_file, scenario
 from zoo.errors import DatasetError
 from zoo.measure.datasets import class_names, load_rgb, open_dataset, wnids
 

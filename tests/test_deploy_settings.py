@@ -14,8 +14,9 @@ from pathlib import Path
 
 import pytest
 from pydantic import ValidationError
-from render_support import load_models, parse, vamp_values
 
+from tests.factories import load_models, write_manifest
+from tests.readers import parse, vamp_values
 from zoo.deploy.builders import build_context
 from zoo.deploy.profiles import PROFILES
 from zoo.deploy.render import render_all
@@ -67,7 +68,7 @@ LEGACY_REFUSES = {
 
 
 def settings_models(folder: Path) -> list[Model]:
-    return list(load_models(folder, SETTINGS, "settings.yaml").values())
+    return list(load_models(write_manifest(folder, SETTINGS, "settings.yaml")).values())
 
 
 def render_settings(models: list[Model], out: Path) -> dict[str, dict[str, str]]:

@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from render_support import VARIANTS, WORKED_EXAMPLE, load_models, variants_manifest
 
 import zoo.deploy
+from tests.factories import VARIANTS, WORKED_EXAMPLE, load_models, variants_manifest, write_manifest
 from zoo.deploy.builders import build_context
 from zoo.deploy.output import Output
 from zoo.deploy.profiles import DEFAULT_PROFILE, PROFILES, profile_outputs
@@ -35,8 +35,8 @@ def dialect_outputs() -> dict[str, Output]:
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> list[Model]:
     folder = tmp_path_factory.mktemp("manifests")
-    found = load_models(folder, variants_manifest(), "variants.yaml")
-    found.update(load_models(folder, WORKED_EXAMPLE, "worked.yaml"))
+    found = load_models(write_manifest(folder, variants_manifest(), "variants.yaml"))
+    found.update(load_models(write_manifest(folder, WORKED_EXAMPLE, "worked.yaml")))
     return list(found.values())
 
 

@@ -7,34 +7,19 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.library_support import ROOT, paddleclas_config
-from tests.manifest_support import write
+from tests.factories import ROOT, resnet50_family, resnet50_workspace
 from zoo.deploy.audit import Verdict, dialect_of, flatten, same_value
 
-RESNET50 = "https://paddle-imagenet-models-name.bj.bcebos.com/dygraph/legendary_models/ResNet50_pretrained.pdparams"
-
 #: Two models against one PaddleClas config (224 after 256): one follows it, one knowingly does not.
-FAMILY = f"""\
-family: audited
-title: Audited
-defaults:
-  source: {{library: ppcls, arch: ResNet50, config: ../configs/ResNet50.yaml}}
-  weights: {{url: "{RESNET50}", format: pdparams}}
-  input_size: 224
-  preprocess:
-    resize: 256
-    resize_backend: cv2
-    mean: [0.485, 0.456, 0.406]
-    std: [0.229, 0.224, 0.225]
-models:
+FAMILY = resnet50_family("audited", """\
   - name: follows
   - name: departs
     input_size: 256
-    preprocess: {{resize: 292}}
+    preprocess: {resize: 292}
     deviations:
       input_size: evaluated at 256 px for this test
       preprocess.resize: resized to 292 for this test
-"""
+""")
 
 
 def build_in_vdsp(resize: int, crop: int, mean: str = "0.485, 0.456, 0.406", resize_type: str = "BILINEAR_CV") -> str:
@@ -105,9 +90,7 @@ def zoo_diff(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def test_diff_classifies_every_field_of_a_folder_of_files(tmp_path: Path) -> None:
-    write(tmp_path / "manifests", FAMILY, "audited.yaml")
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "ResNet50.yaml").write_text(paddleclas_config(), encoding="utf-8")
+    resnet50_workspace(tmp_path, FAMILY, "audited.yaml")
     upstream = tmp_path / "upstream"
     (upstream / "vdsp_params").mkdir(parents=True)
     (upstream / "vdsp_params" / "ppcls-follows-vdsp_params.json").write_text(build_in_vdsp(292, 224, resize_type="BICUBIC"))
@@ -143,9 +126,7 @@ def test_diff_classifies_every_field_of_a_folder_of_files(tmp_path: Path) -> Non
 
 
 def test_a_file_is_matched_by_the_model_name_it_holds_or_by_model(tmp_path: Path) -> None:
-    write(tmp_path / "manifests", FAMILY, "audited.yaml")
-    (tmp_path / "configs").mkdir()
-    (tmp_path / "configs" / "ResNet50.yaml").write_text(paddleclas_config(), encoding="utf-8")
+    resnet50_workspace(tmp_path, FAMILY, "audited.yaml")
     (tmp_path / "build.yaml").write_text(VAMC)  # `name: follows` inside
     (tmp_path / "params.json").write_text(build_in_vdsp(256, 224))
     done = zoo_diff(tmp_path, "build.yaml", "params.json")

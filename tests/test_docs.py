@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from docs_support import model_cell, one_row, rows_starting, section, table_rows
-from import_probe import zoo_imports
 
+from tests.import_probe import zoo_imports
+from tests.readers import model_cell, one_row, rows_starting, section, table_rows
 from zoo.docs import pages as docs
 from zoo.errors import RenderError, ZooError
 from zoo.manifest.catalog import load_catalog

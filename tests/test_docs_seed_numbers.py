@@ -8,8 +8,8 @@ pages. The pages are generated from the shipped manifests without records, as CI
 from __future__ import annotations
 
 import pytest
-from docs_support import model_cell, one_row, section
 
+from tests.readers import model_cell, one_row, section
 from zoo.docs import pages as docs
 from zoo.manifest.catalog import SHIPPED_MANIFESTS, load_catalog, manifest_files
 

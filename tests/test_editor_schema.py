@@ -12,8 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from tests.manifest_support import VALID
-from tests.test_malformed_manifests import CASES
+from tests.factories import MALFORMED_CASES, VALID
 from zoo.manifest.catalog import SHIPPED_MANIFESTS
 from zoo.manifest.schema import family_json_schema
 
@@ -45,7 +44,7 @@ def test_the_valid_test_manifest_validates(validator: jsonschema.Draft202012Vali
 
 @pytest.mark.parametrize("case", SCHEMA_CASES)
 def test_schema_flags_what_lint_flags(validator: jsonschema.Draft202012Validator, case: str) -> None:
-    text = next(c[1] for c in CASES if c[0] == case)
+    text = next(c[1] for c in MALFORMED_CASES if c[0] == case)
     assert list(validator.iter_errors(yaml.safe_load(text))), f"{case}: the schema accepted a manifest lint refuses"
 
 
@@ -56,6 +55,6 @@ def test_check_jsonschema_accepts_the_shipped_zoo(tmp_path: Path) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
     broken = tmp_path / "broken.yaml"
-    broken.write_text(next(c[1] for c in CASES if c[0] == "misspelt-key"), encoding="utf-8")
+    broken.write_text(next(c[1] for c in MALFORMED_CASES if c[0] == "misspelt-key"), encoding="utf-8")
     result = subprocess.run([*command[:5], str(broken)], capture_output=True, text=True, timeout=120, check=False)
     assert result.returncode == 1 and "crop_pc" in result.stdout + result.stderr

@@ -12,18 +12,18 @@ from typing import Any
 
 import numpy as np
 import pytest
-from eval_support import (
+from PIL import Image
+
+from tests.factories import (
     LEVEL_CLASSES,
     MEAN,
     STD,
     colour_classifier,
-    photographs,
     run_zoo,
     scenario,
+    scenario_accuracy,
     synced_workspace,
 )
-from PIL import Image
-
 from zoo.deploy.builders import build_context
 from zoo.deploy.emulate import PIPELINES, deploy_pipeline, pipelines, resize_deploy
 from zoo.errors import StepError
@@ -35,19 +35,7 @@ from zoo.measure.preprocess import source_pipeline
 from zoo.pipeline.record import Record, read_record
 
 ITEMS, TOP1_HITS, TOP5_HITS = scenario()
-TOP1 = 100 * TOP1_HITS / len(ITEMS)  # 52.38 %
-TOP5 = 100 * TOP5_HITS / len(ITEMS)  # 90.48 %
-
-
-@pytest.fixture(scope="module")
-def synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return synced_workspace(tmp_path_factory.mktemp("synced"), expected=(round(TOP1, 3), round(TOP5, 3)))
-
-
-@pytest.fixture
-def work(synced: Path, tmp_path: Path) -> Path:
-    """A private copy of the synced workspace (each test may change its record)."""
-    return Path(shutil.copytree(synced, tmp_path / "work", symlinks=True))
+TOP1, TOP5 = scenario_accuracy()  # 52.38 %, 90.48 %
 
 
 def _record(work: Path) -> Record:
@@ -87,13 +75,13 @@ def _predictions(path: Path) -> dict[str, tuple[int, list[int], list[float]]]:
 
 
 @pytest.mark.parametrize("layout", ["folders", "ImageNet", "ImageNet/val"])
-def test_exact_accuracy_is_recorded(work: Path, layout: str) -> None:
-    before = _record(work)
-    result = run_zoo("eval", "onnx/colours", "--data", f"data/{layout}", "--batch", "4", cwd=work)
+def test_exact_accuracy_is_recorded(colours_workspace: Path, layout: str) -> None:
+    before = _record(colours_workspace)
+    result = run_zoo("eval", "onnx/colours", "--data", f"data/{layout}", "--batch", "4", cwd=colours_workspace)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "52.38" in result.stdout and "90.48" in result.stdout and "pass" in result.stdout
     assert "converted to RGB: 1 CMYK, 1 L, 1 RGBA" in result.stdout
-    after = _record(work)
+    after = _record(colours_workspace)
     metrics = after.steps["eval"].metrics
     assert metrics["top1"] == round(TOP1, 4) and metrics["top5"] == round(TOP5, 4)
     assert metrics["images"] == len(ITEMS) and metrics["preprocess"] == "source"
@@ -103,7 +91,7 @@ def test_exact_accuracy_is_recorded(work: Path, layout: str) -> None:
     # every step the sync wrote is untouched
     assert {k: v for k, v in after.steps.items() if k != "eval"} == before.steps
     assert after.model_dump(exclude={"steps"}) == before.model_dump(exclude={"steps"})
-    rows = _predictions(work / "out" / "onnx-colours" / "predictions-source.txt")
+    rows = _predictions(colours_workspace / "out" / "onnx-colours" / "predictions-source.txt")
     assert len(rows) == len(ITEMS)
     for item in ITEMS:
         name = next(n for n in rows if n.rsplit("/", 1)[-1].rsplit(".", 1)[0] == item.name)
@@ -123,61 +111,61 @@ def test_accuracy_outside_the_tolerance_fails(tmp_path: Path) -> None:
     assert metrics["checks"]["top1"]["tolerance"] == pytest.approx(tolerance(80.0, len(ITEMS)), abs=1e-4)
 
 
-def test_random_weights_are_reported_not_compared(work: Path) -> None:
-    folder = work / "out" / "onnx-colours"
-    record = _record(work)
+def test_random_weights_are_reported_not_compared(colours_workspace: Path) -> None:
+    folder = colours_workspace / "out" / "onnx-colours"
+    record = _record(colours_workspace)
     record.random_weights = True
     record.write(folder)
-    manifest = work / "manifests" / "fixture.yaml"
+    manifest = colours_workspace / "manifests" / "fixture.yaml"
     text = manifest.read_text().replace(f"top1: {round(TOP1, 3)}", "top1: 99.9")
     manifest.write_text(text.replace(f"top5: {round(TOP5, 3)}", "top5: 99.95"))  # far off: would fail
-    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=work)
+    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=colours_workspace)
     assert result.returncode == 0, result.stdout + result.stderr
     assert "not compared" in result.stdout and "random" in result.stdout
-    metrics = _record(work).steps["eval"].metrics
+    metrics = _record(colours_workspace).steps["eval"].metrics
     assert metrics["compared"] is False and metrics["passed"] is None and metrics["checks"] == {}
 
 
-def test_both_pipelines_agree_on_solid_colours(work: Path) -> None:
-    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", "--preprocess", "both", cwd=work)
+def test_both_pipelines_agree_on_solid_colours(colours_workspace: Path) -> None:
+    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", "--preprocess", "both", cwd=colours_workspace)
     assert result.returncode == 0, result.stdout + result.stderr
-    metrics = _record(work).steps["eval"].metrics
+    metrics = _record(colours_workspace).steps["eval"].metrics
     assert metrics["deploy"] == {"top1": round(TOP1, 4), "top5": round(TOP5, 4)}
     assert metrics["top1_changed"] == 0 and metrics["logit_cosine"] == pytest.approx(1.0, abs=1e-6)
-    source = _predictions(work / "out" / "onnx-colours" / "predictions-source.txt")
-    deploy = _predictions(work / "out" / "onnx-colours" / "predictions-deploy.txt")
+    source = _predictions(colours_workspace / "out" / "onnx-colours" / "predictions-source.txt")
+    deploy = _predictions(colours_workspace / "out" / "onnx-colours" / "predictions-deploy.txt")
     assert {n: r[1][0] for n, r in source.items()} == {n: r[1][0] for n, r in deploy.items()}
 
 
-def test_limit_takes_one_image_per_class_first(work: Path) -> None:
+def test_limit_takes_one_image_per_class_first(colours_workspace: Path) -> None:
     classes = len({item.label for item in ITEMS})
-    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", "--limit", str(classes), cwd=work)
+    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", "--limit", str(classes), cwd=colours_workspace)
     assert result.returncode == 0, result.stdout + result.stderr
-    rows = _predictions(work / "out" / "onnx-colours" / "predictions-source.txt")
+    rows = _predictions(colours_workspace / "out" / "onnx-colours" / "predictions-source.txt")
     assert len(rows) == classes and len({r[0] for r in rows.values()}) == classes
-    assert _record(work).steps["eval"].metrics["images"] == classes
+    assert _record(colours_workspace).steps["eval"].metrics["images"] == classes
 
 
-def test_unreadable_image_stops_cleanly(work: Path) -> None:
-    (work / "data" / "folders" / wnids()[0] / "zz_broken.JPEG").write_bytes(b"\xff\xd8 not really a JPEG")
-    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=work)
+def test_unreadable_image_stops_cleanly(colours_workspace: Path) -> None:
+    (colours_workspace / "data" / "folders" / wnids()[0] / "zz_broken.JPEG").write_bytes(b"\xff\xd8 not really a JPEG")
+    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=colours_workspace)
     assert result.returncode == 1
     assert "zz_broken.JPEG" in result.stderr and "Traceback" not in result.stderr
-    folder = work / "out" / "onnx-colours"
+    folder = colours_workspace / "out" / "onnx-colours"
     assert not list(folder.glob("predictions*")) and not list(folder.glob(".predictions*"))
-    assert "eval" not in _record(work).steps
+    assert "eval" not in _record(colours_workspace).steps
 
 
-def test_missing_or_changed_onnx_is_explained(work: Path, tmp_path: Path) -> None:
-    onnx_file = work / "out" / "onnx-colours" / "onnx-colours.onnx"
+def test_missing_or_changed_onnx_is_explained(colours_workspace: Path, tmp_path: Path) -> None:
+    onnx_file = colours_workspace / "out" / "onnx-colours" / "onnx-colours.onnx"
     onnx_file.write_bytes(onnx_file.read_bytes() + b"\0")
-    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=work)
+    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=colours_workspace)
     assert result.returncode == 1 and "changed since `zoo sync`" in result.stderr
-    shutil.rmtree(work / "out")
-    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=work)
+    shutil.rmtree(colours_workspace / "out")
+    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=colours_workspace)
     assert result.returncode == 1 and "run `zoo sync` first or pass --onnx" in result.stderr
     # --onnx evaluates any file, reporting without a record
-    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", "--onnx", "colours.onnx", cwd=work)
+    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", "--onnx", "colours.onnx", cwd=colours_workspace)
     assert result.returncode == 0 and "not recorded" in result.stderr
 
 
@@ -191,10 +179,10 @@ def _colour_model(work: Path) -> Model:
 
 
 @pytest.mark.parametrize("baked", [False, True])
-def test_batch_sizes_give_the_same_result(synced: Path, tmp_path: Path, baked: bool) -> None:
-    model = _colour_model(synced)
+def test_batch_sizes_give_the_same_result(colours_synced: Path, tmp_path: Path, baked: bool) -> None:
+    model = _colour_model(colours_synced)
     graph = colour_classifier(tmp_path / "c.onnx", baked_batch=baked)
-    samples = open_dataset(synced / "data" / "folders").samples
+    samples = open_dataset(colours_synced / "data" / "folders").samples
     results = [evaluate(model, samples, graph, batch=b, workers=2) for b in (1, 5, 16)]
     assert {r.scores["source"] for r in results} == {results[0].scores["source"]}
     assert results[0].scores["source"].top1_hits == TOP1_HITS and results[0].scores["source"].top5_hits == TOP5_HITS
@@ -204,7 +192,7 @@ def test_batch_sizes_give_the_same_result(synced: Path, tmp_path: Path, baked: b
         assert "batch size 1 built into its graph" in results[-1].notes[0]
 
 
-def test_session_checks_the_input_shape(synced: Path, tmp_path: Path) -> None:
+def test_session_checks_the_input_shape(colours_synced: Path, tmp_path: Path) -> None:
     from zoo.errors import StepError
 
     graph = colour_classifier(tmp_path / "c.onnx", size=48)
@@ -226,11 +214,6 @@ def _model_deploying(resize_type: str = "auto", image_color: str = "RGB", **prep
     data = _model(**preprocess).model_dump(by_alias=True)
     return Model.model_validate({**data, "deploy": {**data["deploy"], "resize_type": resize_type,
                                                     "image_color": image_color}})
-
-
-@pytest.fixture(scope="module")
-def photos(tmp_path_factory: pytest.TempPathFactory) -> list[Image.Image]:
-    return [load_rgb(p)[0] for p in photographs(tmp_path_factory.mktemp("photos"))]
 
 
 def test_bilinear_cv_is_opencv_bit_for_bit(photos: list[Image.Image]) -> None:
@@ -393,7 +376,7 @@ def test_eval_measures_the_resize_type_choice(timm_network: tuple[Any, Path, lis
     assert opencv < pillow
 
 
-def test_eval_json_record_is_valid_json(work: Path) -> None:
-    run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=work)
-    document = json.loads((work / "out" / "onnx-colours" / "record.json").read_text())
+def test_eval_json_record_is_valid_json(colours_workspace: Path) -> None:
+    run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=colours_workspace)
+    document = json.loads((colours_workspace / "out" / "onnx-colours" / "record.json").read_text())
     assert document["steps"]["eval"]["kind"] == "eval" and document["steps"]["eval"]["status"] == "ran"

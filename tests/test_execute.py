@@ -10,8 +10,8 @@ import threading
 from pathlib import Path
 
 import pytest
-from sync_support import MARKERS_ENV, ROOT, SLEEP_ENV, Build, Source, load_models, marks, write_manifest
 
+from tests.factories import ROOT, SLEEP_ENV, Build, Source, load_models, marks, write_tiny_manifest
 from zoo.manifest.schema import Model
 from zoo.pipeline.events import Event
 from zoo.pipeline.execute import WAITING, execute_node
@@ -22,16 +22,8 @@ from zoo.store.actions import ActionEntry
 from zoo.store.local import LocalStore
 
 
-@pytest.fixture
-def markers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "markers"
-    folder.mkdir()
-    monkeypatch.setenv(MARKERS_ENV, str(folder))
-    return folder
-
-
 def a_model(tmp_path: Path, name: str = "alpha") -> Model:
-    return load_models(write_manifest(tmp_path / "manifests", [name]))[0]
+    return load_models(write_tiny_manifest(tmp_path / "manifests", [name]))[f"timm/{name}"]
 
 
 def task_for(model: Model, step: Step, store: LocalStore, *, upstream: dict[str, ActionEntry] | None = None,
@@ -115,7 +107,7 @@ def test_two_processes_on_one_key_compute_it_once(tmp_path: Path, markers: Path,
     source = execute_node(task_for(model, Source(), store), store).entry
     task_file = tmp_path / "task.pickle"
     task_file.write_bytes(pickle.dumps(task_for(model, Build(), store, upstream={"source": source})))
-    env = {**os.environ, SLEEP_ENV: "2", "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "tests")])}
+    env = {**os.environ, SLEEP_ENV: "2", "PYTHONPATH": str(ROOT)}
     processes = [subprocess.Popen([sys.executable, "-c", _PROCESS, str(task_file)], env=env, text=True,
                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
     outputs = [p.communicate(timeout=120) for p in processes]

@@ -10,8 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.library_support import ROOT, needs_timm_065, package_index, paddleclas_config
-from tests.manifest_support import VALID, write
+from tests.factories import ROOT, VALID, paddleclas_config, write_manifest
 from zoo.errors import ManifestError
 from zoo.manifest.catalog import load_catalog
 from zoo.manifest.edit import with_models
@@ -28,11 +27,7 @@ models:
       format: pth
       hash_prefix: 1a9a5a14
     input_size: 299
-    preprocess:
-      crop_pct: 0.875
-      interpolation: bicubic
-      mean: [0.5, 0.5, 0.5]
-      std: [0.5, 0.5, 0.5]
+    preprocess: {crop_pct: 0.875, interpolation: bicubic, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}
 """
 
 #: A family file with comments, a trailing comment after the models, and entries separated by blank lines.
@@ -59,17 +54,15 @@ def zoo(cwd: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.
                           env=environment, timeout=300, check=False)
 
 
-def test_import_lint_render_round_trip_gives_timm_s_resize(tmp_path: Path) -> None:
-    needs_timm_065()
-    with package_index() as pip_env:
-        done = zoo(tmp_path, "--manifests", "imported", "import", "timm", "inception_v3@0.6.5",
-                   "--into", "imported/inception.yaml", env=pip_env)
+def test_import_lint_render_round_trip_gives_timm_s_resize(tmp_path: Path, timm_065_index: dict[str, str]) -> None:
+    done = zoo(tmp_path, "--manifests", "imported", "import", "timm", "inception_v3@0.6.5",
+               "--into", "imported/inception.yaml", env=timm_065_index)
     assert done.returncode == 0, done.stderr
     assert "added 1 model(s) to imported/inception.yaml: timm/inception_v3" in done.stdout
     written = yaml.safe_load((tmp_path / "imported" / "inception.yaml").read_text())
     assert written["defaults"]["source"] == {"library": "timm", "version": "0.6.5"}
     assert zoo(tmp_path, "--manifests", "imported", "lint").returncode == 0
-    write(tmp_path / "by-hand", HAND_WRITTEN, "inception.yaml")
+    write_manifest(tmp_path / "by-hand", HAND_WRITTEN, "inception.yaml")
     for folder in ("imported", "by-hand"):
         rendered = zoo(tmp_path, "--manifests", folder, "render", "timm/inception_v3", "--out", f"out-{folder}")
         assert rendered.returncode == 0, rendered.stderr
@@ -82,7 +75,7 @@ def test_import_lint_render_round_trip_gives_timm_s_resize(tmp_path: Path) -> No
 
 
 def test_import_into_an_existing_family_keeps_its_comments_and_layout(tmp_path: Path) -> None:
-    manifest = write(tmp_path / "manifests", COMMENTED)
+    manifest = write_manifest(tmp_path / "manifests", COMMENTED)
     done = zoo(tmp_path, "--manifests", "manifests", "import", "ppcls", "ResNet50", "AlexNet", "--family", "demo",
                "--config", "standard")
     assert done.returncode == 0, done.stderr
@@ -101,8 +94,8 @@ def test_import_into_an_existing_family_keeps_its_comments_and_layout(tmp_path: 
 
 
 def test_dry_run_prints_and_writes_nothing_and_existing_models_are_skipped(tmp_path: Path) -> None:
-    manifest = write(tmp_path / "manifests", COMMENTED)
-    write(tmp_path / "manifests", PADDLE, "paddle.yaml")
+    manifest = write_manifest(tmp_path / "manifests", COMMENTED)
+    write_manifest(tmp_path / "manifests", PADDLE, "paddle.yaml")
     first = zoo(tmp_path, "--manifests", "manifests", "import", "ppcls", "ResNet5*", "--family", "demo",
                 "--config", "standard", "--dry-run")
     assert first.returncode == 0, first.stderr

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.library_support import needs_timm_065, package_index, paddleclas_config
+from tests.factories import paddleclas_config
 from zoo.errors import ConfigsUnsupported, LibraryConfigError
 from zoo.manifest.schema import CHECKED_FIELDS
 from zoo.sources import registry
@@ -37,18 +37,17 @@ def test_timm_installed_configs_in_one_child(tmp_path: Path) -> None:
     assert set(resnet.fields()) - {"weights.format"} <= set(CHECKED_FIELDS)
 
 
-def test_timm_at_another_version_from_a_local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    needs_timm_065()
+def test_timm_at_another_version_from_a_local_index(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                    timm_065_index: dict[str, str]) -> None:
     cache = tmp_path / "libraries"
     with pytest.raises(LibraryConfigError, match="--offline forbids downloading"):
         read("timm", "inception_v3", version="0.6.5", cache=cache, offline=True)
-    with package_index() as pip_env:
-        for name, value in pip_env.items():
-            monkeypatch.setenv(name, value)
-        configs = read("timm", "inception_v3", "ghostnet_100", "mobilenetv3_large_100_miil", version="0.6.5",
-                       cache=cache)
-        with pytest.raises(LibraryConfigError, match="cannot download timm 0.0.1"):
-            read("timm", "resnet18", version="0.0.1", cache=cache)
+    for name, value in timm_065_index.items():
+        monkeypatch.setenv(name, value)
+    configs = read("timm", "inception_v3", "ghostnet_100", "mobilenetv3_large_100_miil", version="0.6.5",
+                   cache=cache)
+    with pytest.raises(LibraryConfigError, match="cannot download timm 0.0.1"):
+        read("timm", "resnet18", version="0.0.1", cache=cache)
     assert {c.version for c in configs.values()} == {"0.6.5"}
     assert configs["ghostnet_100"].interpolation == "bilinear"
     assert configs["mobilenetv3_large_100_miil"].mean == (0.0, 0.0, 0.0)

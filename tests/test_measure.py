@@ -10,7 +10,7 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from tests.convert_support import make_model, run_convert, run_simplify
+from tests.factories import make_model, run_convert, run_simplify
 from zoo.errors import MeasureError
 from zoo.measure.macs import count_macs, flops_g
 

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from eval_support import photographs
 from PIL import Image
 
+from tests.factories import write_photographs
 from zoo.errors import DatasetError
 from zoo.measure.imaging import resize_bilinear_cv
 from zoo.measure.npz import DATALIST, KEY, convert
@@ -18,7 +18,7 @@ from zoo.measure.npz import DATALIST, KEY, convert
 
 def _data(root: Path) -> list[Path]:
     """Photographs in two sub-folders plus a grayscale and an RGBA image."""
-    paths = photographs(root / "photos")
+    paths = write_photographs(root / "photos")
     extra = root / "more"
     extra.mkdir()
     Image.new("L", (30, 20), 77).save(extra / "grey.JPEG")

@@ -7,17 +7,9 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import pytest
-from import_probe import zoo_imports
-from sync_support import (
-    TEST_TOOL,
-    Build,
-    Publish,
-    Source,
-    load_models,
-    make_steps,
-    write_manifest,
-)
 
+from tests.factories import TEST_TOOL, Build, Publish, Source, load_models, make_steps, write_tiny_manifest
+from tests.import_probe import zoo_imports
 from zoo.errors import StepError, ZooError
 from zoo.manifest.schema import Model
 from zoo.pipeline.plan import NOT_INSTALLED, Plan, build_plan, order_steps, tool_version
@@ -32,7 +24,7 @@ def store(tmp_path: Path) -> LocalStore:
 
 
 def model(tmp_path: Path, **kwargs: Any) -> Model:
-    return load_models(write_manifest(tmp_path / "manifests", ["alpha"], **kwargs))[0]
+    return load_models(write_tiny_manifest(tmp_path / "manifests", ["alpha"], **kwargs))["timm/alpha"]
 
 
 def plan_for(m: Model, store: LocalStore, options: RunOptions | None = None, steps: list[Step] | None = None,
@@ -179,7 +171,7 @@ def test_input_changed_forced_and_removed(tmp_path: Path, store: LocalStore) -> 
 def test_plan_command_imports_no_heavy_framework(tmp_path: Path) -> None:
     """`zoo plan` with the real pipeline: explanations, JSON, and no torch/onnx import."""
     folder = tmp_path / "manifests"
-    write_manifest(folder, ["test_resnet"], weights_url="https://user:secret@example.org/w.pth")
+    write_tiny_manifest(folder, ["test_resnet"], weights_url="https://user:secret@example.org/w.pth")
     env = {"ZOO_HOME": str(tmp_path / "store")}
     base = ["--manifests", str(folder), "plan", "timm/test_resnet"]
     text, imported = zoo_imports(*base, env=env)

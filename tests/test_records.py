@@ -9,8 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sync_support import run_sync, write_manifest
 
+from tests.factories import write_tiny_manifest
+from tests.sync_runner import run_sync
 from zoo.errors import RecordError
 from zoo.pipeline.record import read_record
 
@@ -24,7 +25,7 @@ DAMAGE = {
 @pytest.fixture(params=sorted(DAMAGE))
 def workspace(request: pytest.FixtureRequest, tmp_path: Path) -> Path:
     """A folder with the tiny test manifest and a damaged out/timm-alpha/record.json."""
-    write_manifest(tmp_path / "manifests", ["alpha"])
+    write_tiny_manifest(tmp_path / "manifests", ["alpha"])
     record = tmp_path / "out" / "timm-alpha" / "record.json"
     record.parent.mkdir(parents=True)
     record.write_bytes(DAMAGE[request.param].encode("utf-8", "surrogateescape"))

@@ -11,15 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.s3_server import KEY_ID, SECRET, S3Server, s3_server
+from tests.s3_server import KEY_ID, SECRET, S3Server
 from zoo.errors import RemoteError
 from zoo.store.remote import RemoteCache
-
-
-@pytest.fixture
-def s3() -> Iterator[S3Server]:
-    with s3_server() as server:
-        yield server
 
 
 @pytest.fixture(params=["file", "s3"])
@@ -27,8 +21,8 @@ def remote(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[RemoteCac
     if request.param == "file":
         yield RemoteCache((tmp_path / "shared").as_uri())
         return
-    with s3_server() as server:
-        yield RemoteCache(server.url(), timeout=20)
+    server: S3Server = request.getfixturevalue("s3")
+    yield RemoteCache(server.url(), timeout=20)
 
 
 def blob(tmp_path: Path, data: bytes, name: str = "blob.bin") -> tuple[str, Path]:

@@ -8,14 +8,13 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.factories import PLUGIN, ROOT, tinylib_workspace
 from tests.plugins.tinylib import MARKERS_ENV
-from tests.s3_server import KEY_ID, SECRET, S3Server, s3_server
-from tests.test_sources_plugin import PLUGIN, ROOT, manifest, tiny8_weights
+from tests.s3_server import KEY_ID, SECRET, S3Server
 from zoo.pipeline.record import read_record
 
 MODELS = ("tiny8", "tiny4")
@@ -24,19 +23,8 @@ MODELS = ("tiny8", "tiny4")
 @pytest.fixture
 def team(tmp_path: Path) -> Path:
     """Manifests for two tinylib models and a marker folder counting conversions."""
-    (tmp_path / "manifests").mkdir()
     (tmp_path / "markers").mkdir()
-    weights = tmp_path / "tiny8.npz"
-    tiny8_weights(weights)
-    text = manifest(weights) + "  - name: tiny4\n"  # tiny4: random weights (no weights file fits it)
-    (tmp_path / "manifests" / "tinyfam.yaml").write_text(text, encoding="utf-8")
-    return tmp_path
-
-
-@pytest.fixture
-def s3() -> Iterator[S3Server]:
-    with s3_server() as server:
-        yield server
+    return tinylib_workspace(tmp_path, "  - name: tiny4\n")  # tiny4: random weights (no weights file fits it)
 
 
 def sync(root: Path, client: str, remote: str, *extra: str) -> subprocess.CompletedProcess[str]:

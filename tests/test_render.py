@@ -2,7 +2,7 @@
 
 Golden files (tests/golden/render/{int8,fp16}/timm-cspresnet50/) hold the docs/formats.md worked
 example rendered in both profiles. After an intended change of the templates, regenerate them
-by rendering `render_support.WORKED_EXAMPLE` with `render_model(..., dtype=d)` into
+by rendering `factories.WORKED_EXAMPLE` with `render_model(..., dtype=d)` into
 `tests/golden/render/{d}` for both profiles, and review the diff line by line.
 """
 
@@ -16,9 +16,10 @@ from pathlib import Path
 
 import pytest
 import yaml
-from import_probe import HEAVY, zoo_imports
-from render_support import VARIANTS, WORKED_EXAMPLE, load_models, parse, vamp_values, variants_manifest
 
+from tests.factories import VARIANTS, WORKED_EXAMPLE, load_models, variants_manifest, write_manifest
+from tests.import_probe import HEAVY, zoo_imports
+from tests.readers import parse, vamp_values
 from zoo.deploy.profiles import PROFILES
 from zoo.deploy.render import render_all, render_model
 from zoo.errors import RenderError
@@ -31,12 +32,12 @@ ZOO = Path(sys.executable).parent / "zoo"
 
 @pytest.fixture()
 def worked(tmp_path: Path) -> Model:
-    return load_models(tmp_path / "manifests", WORKED_EXAMPLE)["timm/cspresnet50"]
+    return load_models(write_manifest(tmp_path / "manifests", WORKED_EXAMPLE, "fixture.yaml"))["timm/cspresnet50"]
 
 
 @pytest.fixture()
 def variants(tmp_path: Path) -> dict[str, Model]:
-    return load_models(tmp_path / "manifests", variants_manifest())
+    return load_models(write_manifest(tmp_path / "manifests", variants_manifest(), "fixture.yaml"))
 
 
 def tree(root: Path) -> dict[str, bytes]:
@@ -176,9 +177,10 @@ def test_int8_and_fp16_blocks(worked: Model, tmp_path: Path) -> None:
 
 
 def test_non_square_model(tmp_path: Path) -> None:
-    models = load_models(tmp_path / "m", "family: wide\ntitle: Wide\nmodels:\n  - name: wide\n"
-                         "    source: {library: timm}\n    input_size: [3, 224, 320]\n"
-                         "    preprocess: {crop_pct: 0.875, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}\n")
+    models = load_models(write_manifest(tmp_path / "m", "family: wide\ntitle: Wide\nmodels:\n  - name: wide\n"
+                                        "    source: {library: timm}\n    input_size: [3, 224, 320]\n"
+                                        "    preprocess: {crop_pct: 0.875, mean: [0.5, 0.5, 0.5], std: [0.5, 0.5, 0.5]}\n",
+                                        "fixture.yaml"))
     model = models["timm/wide"]
     result = render_model(model, out_dir=tmp_path / "out")
     config = parse(result.folder / "timm-wide-vdsp_params.json")["OpConfig"]
@@ -293,9 +295,10 @@ def test_writes_are_atomic_and_idempotent(worked: Model, tmp_path: Path) -> None
 
 
 def test_render_all_isolates_failures(tmp_path: Path, variants: dict[str, Model]) -> None:
-    wide = load_models(tmp_path / "w", "family: wide\ntitle: W\nmodels:\n  - name: wide\n    source: {library: timm}\n"
-                       "    input_size: [3, 224, 320]\n    preprocess: {crop_pct: 0.875, mean: [0, 0, 0], "
-                       "std: [1, 1, 1]}\n")
+    wide = load_models(write_manifest(tmp_path / "w", "family: wide\ntitle: W\nmodels:\n  - name: wide\n"
+                                      "    source: {library: timm}\n    input_size: [3, 224, 320]\n"
+                                      "    preprocess: {crop_pct: 0.875, mean: [0, 0, 0], std: [1, 1, 1]}\n",
+                                      "fixture.yaml"))
     models = [wide["timm/wide"], *variants.values()]
     batch = render_all(models, out_dir=tmp_path / "out", profile="sdk1")
     assert list(batch.failures) == ["timm/wide"] and "vamp" in batch.failures["timm/wide"]

@@ -14,21 +14,14 @@ import time
 from pathlib import Path
 
 import pytest
-from sync_support import (
-    MARKERS_ENV,
-    SLEEP_ENV,
-    Measure,
-    load_models,
-    make_steps,
-    marks,
-    run_sync,
-    write_manifest,
-)
 
+from tests.factories import MARKERS_ENV, SLEEP_ENV, Measure, load_models, make_steps, marks, write_tiny_manifest
 from tests.fault_server import Fault, FaultServer
+from tests.sync_runner import run_sync
 from zoo.errors import StepError
+from zoo.manifest.schema import Model
 from zoo.pipeline.plan import build_plan, measure_plan
-from zoo.pipeline.record import read_record
+from zoo.pipeline.record import Record, read_record
 from zoo.pipeline.scheduler import RunResult, run_plan
 from zoo.pipeline.steps.base import RunOptions, Step, StepResult
 from zoo.store.local import LocalStore
@@ -37,17 +30,9 @@ from zoo_cli.cmd_sync import EXIT_INTERRUPTED, sync_models
 HEAVY = ("torch", "timm", "onnx", "onnxruntime", "onnxsim", "paddle")
 
 
-@pytest.fixture
-def markers(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    folder = tmp_path / "markers"
-    folder.mkdir()
-    monkeypatch.setenv(MARKERS_ENV, str(folder))
-    return folder
-
-
 def sync(tmp_path: Path, names: list[str], *, jobs: int = 1, keep_going: bool = False,
          options: RunOptions | None = None, opt_in: list[Step] | None = None) -> RunResult:
-    models = load_models(write_manifest(tmp_path / "manifests", names))
+    models = list(load_models(write_tiny_manifest(tmp_path / "manifests", names)).values())
     store = LocalStore(tmp_path / "store")
     plan = build_plan(models, options or RunOptions(), store, steps=make_steps(), opt_in=opt_in)
     return run_plan(plan, store, out_dir=tmp_path / "out", jobs=jobs, keep_going=keep_going)
@@ -139,7 +124,7 @@ def test_jobs_2_runs_independent_models_at_once(tmp_path: Path, markers: Path,
 def test_a_crashing_worker_fails_only_its_model(tmp_path: Path, markers: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
     names = ["alpha", "bug", "crash", "fail", "kill", "omega"]
-    models = load_models(write_manifest(tmp_path / "manifests", names))
+    models = list(load_models(write_tiny_manifest(tmp_path / "manifests", names)).values())
     store = LocalStore(tmp_path / "store")
     code = sync_models(models, store=store, options=RunOptions(), out_dir=tmp_path / "out", jobs=2,
                        keep_going=True, steps=make_steps())
@@ -206,7 +191,7 @@ def alive(pid: int) -> bool:
 
 
 def test_two_processes_syncing_one_model_compute_it_once(tmp_path: Path, markers: Path) -> None:
-    write_manifest(tmp_path / "manifests", ["slow"])
+    write_tiny_manifest(tmp_path / "manifests", ["slow"])
     env = {MARKERS_ENV: str(markers), SLEEP_ENV: "2"}
     first = run_sync(runner_args(tmp_path, "out1", "--log-format", "json"), env, wait=False)
     second = run_sync(runner_args(tmp_path, "out2", "--log-format", "json"), env, wait=False)
@@ -224,7 +209,7 @@ def test_two_processes_syncing_one_model_compute_it_once(tmp_path: Path, markers
 
 
 def test_kill_9_during_a_step_then_a_rerun_completes(tmp_path: Path, markers: Path) -> None:
-    write_manifest(tmp_path / "manifests", ["alpha", "slow"])
+    write_tiny_manifest(tmp_path / "manifests", ["alpha", "slow"])
     process = run_sync(runner_args(tmp_path, "out", "-j", "2"), {MARKERS_ENV: str(markers), SLEEP_ENV: "60"},
                        wait=False)
     wait_for(lambda: marks(markers, "timm-slow", "build", "start") and ends(markers, "alpha", "publish"))
@@ -247,7 +232,7 @@ def test_kill_9_during_a_step_then_a_rerun_completes(tmp_path: Path, markers: Pa
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
 def test_ctrl_c_stops_cleanly_and_the_next_run_resumes(tmp_path: Path, markers: Path, sig: int) -> None:
-    write_manifest(tmp_path / "manifests", ["alpha", "slow"])
+    write_tiny_manifest(tmp_path / "manifests", ["alpha", "slow"])
     process = run_sync(runner_args(tmp_path, "out", "-j", "2"), {MARKERS_ENV: str(markers), SLEEP_ENV: "60"},
                        wait=False)
     wait_for(lambda: marks(markers, "timm-slow", "build", "start") and ends(markers, "alpha", "publish"))
@@ -274,7 +259,7 @@ def test_one_download_for_two_processes_and_resume_after_kill_9(tmp_path: Path, 
                                                                  fault_server: FaultServer) -> None:
     weights = os.urandom(3 << 20)
     url = fault_server.add("/w/slow_weights.pth", weights)
-    write_manifest(tmp_path / "manifests", ["alpha"], weights_url=url)
+    write_tiny_manifest(tmp_path / "manifests", ["alpha"], weights_url=url)
     fault_server.fault("/w/slow_weights.pth", Fault(bytes_per_second=2 << 20, times=None))
     env = {MARKERS_ENV: str(markers)}
     racers = [run_sync(runner_args(tmp_path, f"out{i}", "--fetch"), env, wait=False) for i in (1, 2)]
@@ -289,7 +274,7 @@ def test_one_download_for_two_processes_and_resume_after_kill_9(tmp_path: Path, 
 
     # kill -9 in the middle of a download; the next run fetches only the rest
     fresh = tmp_path / "second"
-    write_manifest(fresh / "manifests", ["alpha"], weights_url=url)
+    write_tiny_manifest(fresh / "manifests", ["alpha"], weights_url=url)
     process = run_sync(runner_args(fresh, "out", "--fetch"), env, wait=False)
     parts = fresh / "store" / "downloads"
     wait_for(lambda: any(p.stat().st_size > (1 << 20) for p in parts.rglob("*.part")))
@@ -321,7 +306,7 @@ def imported(stderr: str) -> set[str]:
 def test_zoo_sync_end_to_end_then_warm(tmp_path: Path) -> None:
     """The real pipeline on a tiny timm model: cold run, warm run without heavy imports, plan, verify."""
     folder = tmp_path / "manifests"
-    write_manifest(folder, ["test_resnet"], size=96)
+    write_tiny_manifest(folder, ["test_resnet"], size=96)
     env = {"ZOO_HOME": str(tmp_path / "store")}
     args = ["--manifests", str(folder), "sync", "timm/test_resnet", "--random-weights", "--seed", "3"]
     cold = zoo(*args, env=env, cwd=tmp_path)
@@ -349,15 +334,19 @@ def test_zoo_sync_end_to_end_then_warm(tmp_path: Path) -> None:
     assert verify.returncode == 0 and "0 corrupt" in verify.stdout
 
 
-def test_resync_keeps_opt_in_results_while_what_they_measured_is_unchanged(tmp_path: Path, markers: Path) -> None:
-    """An opt-in result (like `zoo eval`'s) describes one output file; a re-sync that produces the
-    same file keeps it, one that changes the file drops it, and so does a result gone from the cache."""
+def synced_alpha(tmp_path: Path) -> tuple[LocalStore, Path, Record, Model]:
+    """Sync `alpha`; its store, output folder, record and model (for an opt-in step run afterwards)."""
     sync(tmp_path, ["alpha"])
-    store = LocalStore(tmp_path / "store")
     folder = tmp_path / "out" / "timm-alpha"
     before = read_record(folder)
     assert before is not None
-    model = load_models(tmp_path / "manifests" / "tiny.yaml")[0]
+    return LocalStore(tmp_path / "store"), folder, before, load_models(tmp_path / "manifests" / "tiny.yaml")["timm/alpha"]
+
+
+def test_resync_keeps_opt_in_results_while_what_they_measured_is_unchanged(tmp_path: Path, markers: Path) -> None:
+    """An opt-in result (like `zoo eval`'s) describes one output file; a re-sync that produces the
+    same file keeps it, one that changes the file drops it, and so does a result gone from the cache."""
+    store, folder, before, model = synced_alpha(tmp_path)
     measured = run_plan(measure_plan(model, before, store, Measure(), steps=make_steps()), store,
                         out_dir=tmp_path / "out")
     assert measured.ok and ends(markers, "alpha", "measure") == 1
@@ -388,12 +377,7 @@ def test_resync_keeps_opt_in_results_while_what_they_measured_is_unchanged(tmp_p
 
 
 def test_a_failed_opt_in_step_leaves_the_record_as_it_was(tmp_path: Path, markers: Path) -> None:
-    sync(tmp_path, ["alpha"])
-    store = LocalStore(tmp_path / "store")
-    folder = tmp_path / "out" / "timm-alpha"
-    before = read_record(folder)
-    assert before is not None
-    model = load_models(tmp_path / "manifests" / "tiny.yaml")[0]
+    store, folder, before, model = synced_alpha(tmp_path)
 
     class Broken(Measure):
         def run(self, *args: object) -> StepResult:  # type: ignore[override]
@@ -410,7 +394,7 @@ def test_a_worker_killed_from_outside_fails_only_its_model(tmp_path: Path, marke
                                                           monkeypatch: pytest.MonkeyPatch) -> None:
     """kill -9 of a worker process in the middle of a heavy step (as the OOM killer does)."""
     monkeypatch.setenv(SLEEP_ENV, "60")
-    models = load_models(write_manifest(tmp_path / "manifests", ["alpha", "slow"]))
+    models = list(load_models(write_tiny_manifest(tmp_path / "manifests", ["alpha", "slow"])).values())
     store = LocalStore(tmp_path / "store")
     plan = build_plan(models, RunOptions(), store, steps=make_steps())
     killer = threading.Thread(target=_kill_worker_of, args=(markers, "timm-slow"), daemon=True)
@@ -463,7 +447,7 @@ def test_publish_heals_a_corrupted_output_file(tmp_path: Path, markers: Path) ->
 
 def test_the_executor_comes_from_the_option_or_the_environment(tmp_path: Path) -> None:
     folder = tmp_path / "manifests"
-    write_manifest(folder, ["alpha"])
+    write_tiny_manifest(folder, ["alpha"])
     env = {"ZOO_HOME": str(tmp_path / "store"), "ZOO_EXECUTOR": "dask"}
     unknown = zoo("--manifests", str(folder), "sync", "timm/alpha", env=env, cwd=tmp_path)
     assert unknown.returncode == 2 and "--executor" in unknown.stderr and "'local'" in unknown.stderr

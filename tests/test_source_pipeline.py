@@ -21,9 +21,9 @@ from types import ModuleType
 
 import numpy as np
 import pytest
-from eval_support import photographs
 from PIL import Image
 
+from tests.factories import write_photographs
 from zoo.errors import ZooError
 from zoo.manifest.catalog import SHIPPED_MANIFESTS, load_catalog, manifest_files
 from zoo.manifest.schema import Model
@@ -72,13 +72,8 @@ def _model_for(config: dict) -> Model:
     })
 
 
-@pytest.fixture(scope="module")
-def images(tmp_path_factory: pytest.TempPathFactory) -> list:
-    return [load_rgb(path)[0] for path in photographs(tmp_path_factory.mktemp("photos"))]
-
-
 @pytest.mark.parametrize(("arch", "overlay"), VARIANTS, ids=[f"{a}-{o}" for a, o in VARIANTS])
-def test_equals_timm_eval_transform(arch: str, overlay: dict, images: list, timm: ModuleType) -> None:
+def test_equals_timm_eval_transform(arch: str, overlay: dict, photos: list, timm: ModuleType) -> None:
     from timm.data import create_transform, resolve_data_config
 
     network = timm.create_model(arch, pretrained=False, pretrained_cfg_overlay=overlay)
@@ -87,7 +82,7 @@ def test_equals_timm_eval_transform(arch: str, overlay: dict, images: list, timm
         assert config[key] == value, f"timm did not take the overlay {key}={value}"
     transform = create_transform(**config)
     model = _model_for(config)
-    for image in images:
+    for image in photos:
         expected = transform(image).numpy()
         got = source_pipeline(image, model)
         assert got.shape == expected.shape == tuple(config["input_size"])
@@ -98,7 +93,7 @@ def test_equals_timm_eval_transform(arch: str, overlay: dict, images: list, timm
 def test_photographs_cover_both_orientations_and_formats(tmp_path: Path) -> None:
     """The comparison above is only as good as its inputs: landscape, portrait-free square,
     grayscale, JPEG and PNG must all be there."""
-    paths = photographs(tmp_path)
+    paths = write_photographs(tmp_path)
     decoded = [load_rgb(p) for p in paths]
     sizes = {image.size for image, _ in decoded}
     assert any(w > h for w, h in sizes) and any(w == h for w, h in sizes)
@@ -106,11 +101,11 @@ def test_photographs_cover_both_orientations_and_formats(tmp_path: Path) -> None
     assert "L" in {mode for _, mode in decoded}
 
 
-def test_portrait_photograph(images: list, timm: ModuleType) -> None:
+def test_portrait_photograph(photos: list, timm: ModuleType) -> None:
     """A portrait image (taller than wide) takes the other branch of the shorter-side rule."""
     from timm.data import create_transform, resolve_data_config
 
-    portrait = images[0].transpose(2)  # ROTATE_90: 451x300 -> 300x451
+    portrait = photos[0].transpose(2)  # ROTATE_90: 451x300 -> 300x451
     assert portrait.height > portrait.width
     for overlay in ({}, {"crop_mode": "border", "crop_pct": 0.9}, {"input_size": (3, 160, 224)}):
         network = timm.create_model("test_resnet", pretrained=False, pretrained_cfg_overlay=overlay)
@@ -131,10 +126,10 @@ ONE_LEVEL = 1 / 57.12
 
 
 @pytest.fixture(scope="module")
-def pixels(images: list) -> list[np.ndarray]:
+def pixels(photos: list) -> list[np.ndarray]:
     """RGB uint8 arrays both sides of each comparison get: the decoded photographs (a grey one
     among them), the astronaut's portrait crop and the cat turned on its side."""
-    arrays = [np.asarray(image.convert("RGB")) for image in images]
+    arrays = [np.asarray(image.convert("RGB")) for image in photos]
     astronaut, chelsea = arrays[2], arrays[0]
     assert astronaut.shape == (512, 512, 3) and chelsea.shape == (300, 451, 3)
     return arrays + [np.ascontiguousarray(astronaut[PORTRAIT_CROP]), np.ascontiguousarray(chelsea.transpose(1, 0, 2))]

@@ -15,50 +15,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from import_probe import HEAVY, zoo_imports
 
+from tests.factories import PLUGIN, ROOT, tinylib_manifest, tinylib_workspace
+from tests.import_probe import HEAVY, zoo_imports
 from tests.plugins.tinylib import forward
 from zoo.pipeline.record import read_record
-
-ROOT = Path(__file__).resolve().parent.parent
-PLUGIN = "tests.plugins.tinylib:LIBRARY"
-
-
-def manifest(weights: Path, *, library: str = "tinylib", name: str = "tiny8") -> str:
-    return f"""\
-family: tinyfam
-title: Models of the tinylib plugin
-defaults:
-  source: {{library: {library}}}
-  input_size: 32
-  num_classes: 5
-  preprocess: {{crop_pct: 0.875, mean: [0.5, 0.5, 0.5], std: [0.25, 0.25, 0.25]}}
-models:
-  - name: {name}
-    weights: {{url: "{weights.as_uri()}", format: npz}}
-"""
-
-
-def tiny8_weights(path: Path) -> dict[str, np.ndarray]:
-    """Trained-looking weights of `tiny8` (8 filters, 5 classes) saved as the plugin's .npz format."""
-    rng = np.random.default_rng(11)
-    weights = {
-        "conv_w": rng.normal(0, 0.3, (8, 3, 3, 3)), "conv_b": rng.normal(0, 0.1, 8),
-        "fc_w": rng.normal(0, 0.5, (5, 8)), "fc_b": rng.normal(0, 0.1, 5),
-    }
-    arrays = {key: value.astype(np.float32) for key, value in weights.items()}
-    np.savez(path, **arrays)
-    return arrays
 
 
 @pytest.fixture()
 def workspace(tmp_path: Path) -> Path:
     """A folder with `manifests/tinyfam.yaml` and the weights file it names."""
-    (tmp_path / "manifests").mkdir()
-    weights = tmp_path / "tiny8.npz"
-    tiny8_weights(weights)
-    (tmp_path / "manifests" / "tinyfam.yaml").write_text(manifest(weights), encoding="utf-8")
-    return tmp_path
+    return tinylib_workspace(tmp_path)
 
 
 def plugin_env(root: Path) -> dict[str, str]:
@@ -108,7 +75,7 @@ def test_render_names_the_plugin_input_before_any_onnx_exists(workspace: Path) -
 
 def test_an_unknown_library_is_a_lint_error_listing_the_plugin(workspace: Path) -> None:
     path = workspace / "manifests" / "tinyfam.yaml"
-    path.write_text(manifest(workspace / "tiny8.npz", library="tinylibb"), encoding="utf-8")
+    path.write_text(tinylib_manifest(workspace / "tiny8.npz", library="tinylibb"), encoding="utf-8")
     result = zoo(workspace, "lint", str(path))
     assert result.returncode == 1
     assert "defaults.source.library: 'tinylibb' is not allowed" in result.stderr, result.stderr
@@ -118,7 +85,7 @@ def test_an_unknown_library_is_a_lint_error_listing_the_plugin(workspace: Path) 
 
 def test_the_plugin_checks_its_own_manifest_rules(workspace: Path) -> None:
     path = workspace / "manifests" / "tinyfam.yaml"
-    path.write_text(manifest(workspace / "tiny8.npz", name="big"), encoding="utf-8")
+    path.write_text(tinylib_manifest(workspace / "tiny8.npz", name="big"), encoding="utf-8")
     result = zoo(workspace, "lint", str(path))
     assert result.returncode == 1
     assert "models[0]: tinylib architectures are named tinyN (N convolution filters), not 'big'" in result.stderr

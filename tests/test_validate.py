@@ -11,7 +11,7 @@ import pytest
 import torch
 from onnx import numpy_helper
 
-from tests.convert_support import make_model, run_convert, run_simplify, run_validate
+from tests.factories import make_model, run_convert, run_simplify, run_validate
 from zoo.errors import StepError, ValidationFailed
 from zoo.measure.simplify import simplify
 from zoo.measure.validate import compare

@@ -1,8 +1,14 @@
-"""Reading generated Markdown pages back: sections and table rows, as a reader sees them."""
+"""Reading what zoo generated back, as a reader sees it: Markdown pages (sections, table rows)
+and deployment files (JSON or YAML, the vamp dialect's config list)."""
 
 from __future__ import annotations
 
+import json
 import re
+from pathlib import Path
+from typing import Any
+
+import yaml
 
 
 def section(page: str, heading: str) -> str:
@@ -36,6 +42,7 @@ def rows_starting(text: str, first_cell: str) -> list[list[str]]:
 
 
 def one_row(text: str, first_cell: str) -> list[str]:
+    """The one table row of `text` whose first cell is `first_cell` (fails if there are none or several)."""
     rows = rows_starting(text, first_cell)
     assert len(rows) == 1, f"expected one row starting {first_cell!r}, found {len(rows)} in:\n{text}"
     return rows[0]
@@ -44,3 +51,14 @@ def one_row(text: str, first_cell: str) -> list[str]:
 def model_cell(name: str, stem: str) -> str:
     """How the Models table writes a model: its name, linked to its deploy section."""
     return f"[{name}](#{stem.lower()})"
+
+
+def parse(path: Path) -> Any:
+    """A generated file, parsed as JSON or YAML by its suffix."""
+    text = path.read_text(encoding="utf-8")
+    return json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+
+
+def vamp_values(doc: dict[str, Any]) -> dict[str, Any]:
+    """The vamp dialect's config list as {Property: Value}."""
+    return {entry["Property"]: entry["Value"] for entry in doc["config"]}
