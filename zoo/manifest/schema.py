@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Protocol
 
 import yaml
 from pydantic import (
@@ -33,7 +33,60 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from zoo.sources import registry
+
+class LibraryFacts(Protocol):
+    """What a manifest needs to know about a source library: which weights it loads, what its
+    exports default to, which fields apply. `zoo.sources` provides these (one object per library)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def weight_formats(self) -> frozenset[str]: ...
+    @property
+    def default_opset(self) -> int: ...
+    @property
+    def builds_architecture(self) -> bool: ...
+    @property
+    def needs_entrypoint(self) -> bool: ...
+    @property
+    def config_files(self) -> bool: ...
+    @property
+    def frontends(self) -> frozenset[str]: ...
+
+    def check(self, model: Model) -> list[str]:
+        """Library-specific problems of a model (an empty list when it is fine)."""
+        ...
+
+
+class Libraries(Protocol):
+    """The known source libraries, by name."""
+
+    def names(self) -> list[str]: ...
+
+    def get(self, name: str) -> LibraryFacts: ...
+
+
+class _Unwired:
+    """Stands in until the source registry announces itself (`zoo` does so when imported)."""
+
+    _WHY = "no source libraries: import zoo.sources.registry before validating manifests"
+
+    def names(self) -> list[str]:
+        raise RuntimeError(self._WHY)
+
+    def get(self, name: str) -> LibraryFacts:
+        raise RuntimeError(self._WHY)
+
+
+#: The libraries manifests are validated against. The schema knows them only through this
+#: interface, so that `zoo.sources` (above the manifest layer) can depend on the schema, not the reverse.
+registry: Libraries = _Unwired()
+
+
+def use_libraries(libraries: Libraries) -> None:
+    """Validate manifests against `libraries` from now on (called by `zoo.sources.registry`)."""
+    global registry
+    registry = libraries
 
 
 class Strict(BaseModel):

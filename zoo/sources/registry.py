@@ -6,8 +6,9 @@ through the `zoo.sources` entry-point group of an installed package, or through
 ``$ZOO_SOURCES=package.module:ATTR[,package.module:ATTR]``. Worker processes inherit both
 (the environment and the installed packages), so a spawned worker finds what its parent found.
 
-Importing this module imports nothing but the standard library, `zoo.errors` and `zoo.sources.base`: the
-manifest schema asks it about every model, and `zoo list` must stay cheap.
+Importing this module imports nothing heavy (the standard library, `zoo.errors`, `zoo.sources.base` and the
+manifest schema), and hands the registry to the schema (`schema.use_libraries`): manifests are validated
+against the libraries it knows. The `zoo` package imports it, so any use of zoo has it wired.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from collections.abc import Mapping
 from importlib import metadata
 
 from zoo.errors import SourceLibraryError
+from zoo.manifest import schema
 from zoo.sources.base import SourceLibrary
 
 #: Built-in library name -> the module holding its `LIBRARY`.
@@ -161,3 +163,16 @@ def get(name: str) -> SourceLibrary:
 def names() -> list[str]:
     """Every known library name, sorted."""
     return _SHARED.names()
+
+
+class _Shared:
+    """The shared registry seen through the manifest schema's `Libraries` interface."""
+
+    def names(self) -> list[str]:
+        return names()
+
+    def get(self, name: str) -> SourceLibrary:
+        return get(name)
+
+
+schema.use_libraries(_Shared())
