@@ -307,8 +307,9 @@ class _LiveProgress:
                 self.running[key] = self.progress.add_task(label, total=None)
             return
         if event.event == "step_progress":
-            if key in self.running:
-                self.progress.update(self.running[key], total=event.total, completed=event.completed)
+            if key not in self.running:  # e.g. a result coming down from the remote cache
+                self.running[key] = self.progress.add_task(f"  {event.model} {event.step}: {event.message}")
+            self.progress.update(self.running[key], total=event.total, completed=event.completed)
             return
         if event.event == "step_finished":
             self.progress.advance(self.overall)

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,7 @@ def _remote_hit(task: Task, tier: Tiered, emit: EventCallback) -> ActionEntry | 
     """The remote's result for `task`, adopted locally. A corrupt one counts as no result (and is
     removed); an unreachable remote too, unless it is the only way results travel (`tier.required`)."""
     try:
-        return tier.lookup(task.key)
+        return tier.lookup(task.key, _transfer_events(task, emit, "pulling from the remote"))
     except CorruptBlob as exc:
         emit(Event("step_note", task.model.id, task.kind, message=f"{exc}; computing the step instead"))
     except RemoteError as exc:
@@ -96,6 +97,14 @@ def _remote_hit(task: Task, tier: Tiered, emit: EventCallback) -> ActionEntry | 
             raise
         emit(Event("step_note", task.model.id, task.kind, message=f"{exc}; computing the step here"))
     return None
+
+
+def _transfer_events(task: Task, emit: EventCallback, what: str) -> Callable[[int, int], None]:
+    """Report a transfer's bytes as progress events of the task's node (the displays show a bar)."""
+    def report(done: int, total: int) -> None:
+        emit(Event("step_progress", task.model.id, task.kind, message=what, total=total, completed=done))
+
+    return report
 
 
 def _share(entry: ActionEntry, tier: Tiered | None, emit: EventCallback, task: Task, *, known: bool = False) -> None:
@@ -107,7 +116,7 @@ def _share(entry: ActionEntry, tier: Tiered | None, emit: EventCallback, task: T
         if known:
             tier.ensure_pushed(entry)
         else:
-            tier.push(entry)
+            tier.push(entry, _transfer_events(task, emit, "sharing with the remote"))
     except RemoteError as exc:
         if tier.required:
             raise

@@ -14,8 +14,9 @@ Nothing pushed carries a credential: entries hold digests, metrics and redacted 
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -38,6 +39,25 @@ def remote_at(url: str) -> RemoteCache:
     return _REMOTES[url]
 
 
+#: Hears a transfer's progress: (bytes done, bytes in all).
+Transfer = Callable[[int, int], None]
+
+
+def _counter(total: int, progress: Transfer | None) -> Progress | None:
+    """A byte counter (thread-safe: blobs move in parallel) that reports running totals to `progress`."""
+    if progress is None or total == 0:
+        return None
+    done = [0]
+    lock = threading.Lock()
+
+    def count(amount: int) -> None:
+        with lock:
+            done[0] += amount
+            progress(done[0], total)
+
+    return count
+
+
 def tier_for(store: LocalStore, url: str | None, *, required: bool = False) -> Tiered | None:
     """`store` backed by the remote at `url`, or None when the run has no remote."""
     return Tiered(store, remote_at(url), required=required) if url else None
@@ -53,12 +73,16 @@ class Tiered:
         self._pushed = store.root / "ac" / "pushed" / hashlib.sha256(remote.url.encode()).hexdigest()[:16]
 
     # ----------------------------------------------------------------- down
-    def lookup(self, key: str) -> ActionEntry | None:
-        """The remote's entry for `key` with its blobs adopted locally, or None if it has none."""
+    def lookup(self, key: str, progress: Transfer | None = None) -> ActionEntry | None:
+        """The remote's entry for `key` with its blobs adopted locally, or None if it has none.
+
+        `progress(done, total)` hears the bytes as they come down.
+        """
         entry = self.remote_entry(key)
         if entry is None:
             return None
-        self.fetch_blobs(entry.outputs[name].digest for name in entry.outputs)
+        missing = [o for o in entry.outputs.values() if not self.store.blobs.has(o.digest)]
+        self.fetch_blobs((o.digest for o in missing), _counter(sum(o.size for o in missing), progress))
         self.store.actions.put(entry)
         self._mark_pushed(key)  # the remote has it: nothing to push later
         return entry
@@ -100,11 +124,15 @@ class Tiered:
             landing.unlink(missing_ok=True)
 
     # ------------------------------------------------------------------- up
-    def push(self, entry: ActionEntry, progress: Progress | None = None) -> bool:
-        """Share `entry`: blobs first, the entry last; say whether this call created the entry."""
-        for output in entry.outputs.values():
-            if not self.remote.has_blob(output.digest):
-                self._push_blob(output.digest, progress)
+    def push(self, entry: ActionEntry, progress: Transfer | None = None) -> bool:
+        """Share `entry`: blobs first, the entry last; say whether this call created the entry.
+
+        `progress(done, total)` hears the bytes as they go up.
+        """
+        missing = [o for o in entry.outputs.values() if not self.remote.has_blob(o.digest)]
+        count = _counter(sum(o.size for o in missing), progress)
+        for output in missing:
+            self._push_blob(output.digest, count)
         created = self.remote.put_entry(entry.key, entry.model_dump_json(indent=1).encode())
         self._mark_pushed(entry.key)
         return created
