@@ -85,7 +85,7 @@ def main() -> None:
             base_down = measure("boto3 download_file",
                                 lambda i: client.download_file(BUCKET, f"b/{i}", str(Path(tmp) / f"d{i}")),
                                 args.repeats, nbytes)
-            remote = RemoteCache(f"s3://{BUCKET}/zoo/0")  
+            remote = RemoteCache(f"s3://{BUCKET}/zoo/0")
             digest = hashlib.sha256(source.read_bytes()).hexdigest()
 
             def push(index: int) -> None:
