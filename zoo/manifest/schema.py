@@ -418,6 +418,7 @@ class DeployedAccuracy(Strict):
 
     top1: Decimal = Field(ge=0, le=100)
     top5: Decimal | None = Field(None, ge=0, le=100)
+    source: str | None = Field(None, description="Where the numbers come from (URL or document).")
 
     @model_validator(mode="after")
     def _top5_not_below_top1(self) -> DeployedAccuracy:
