@@ -193,7 +193,7 @@ def test_device_accuracy_is_recorded_per_dtype(colours_workspace: Path) -> None:
         assert (metrics["top1"], metrics["top5"], metrics["images"], metrics["format"]) == (
             round(TOP1, 4), round(TOP5, 4), 14, fmt)
         assert metrics["passed"] is True  # 14 images: the sampling tolerance dwarfs the 10-point gap
-    assert record.steps["deployed-fp16"].metrics["allowance"] == 0.2
+    assert record.steps["deployed-fp16"].metrics["allowance"] == 0.5
     # a later sync keeps both while the ONNX and the deploy files are unchanged
     again = run_zoo("sync", "onnx/colours", cwd=work)
     assert again.returncode == 0, again.stderr

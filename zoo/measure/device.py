@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     import numpy as np
 
 #: Points of accuracy a deployed model may lose on purpose, per dtype, on top of the sampling tolerance.
-QUANTISATION_ALLOWANCE = {"int8": 1.0, "fp16": 0.2}
+QUANTISATION_ALLOWANCE = {"int8": 1.0, "fp16": 0.5}
 #: The array key vamp writes the logits under.
 OUTPUT_KEY = "output_0"
 #: Bounds on what is read: the result text and datalist, one line, one `.npz` file.
