@@ -10,10 +10,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tests.factories import LEVEL_CLASSES, run_zoo
+from tests.factories import LEVEL_CLASSES, make_model, run_zoo
+from tests.readers import one_row, section
 from zoo.errors import DatasetError
 from zoo.measure.datasets import wnids
-from zoo.measure.device import TrueClasses, read_results, read_vamp
+from zoo.measure.device import QUANTISATION_ALLOWANCE, TrueClasses, read_results, read_vamp
+from zoo.measure.evaluate import TopK, compare
 from zoo.pipeline.record import read_record
 
 #: Outcome per image: 0 = top-1 hit, 1 = top-5 hit only, 2 = miss. 14 images: 6, 4 and 4.
@@ -173,6 +175,21 @@ def test_output_folder_without_datalist_or_numbers(tmp_path: Path) -> None:
     assert "logits.npz: no number in the name" in _error(outputs, datalist)
 
 
+# Verdict ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("dtype", "passed"), [("int8", True), ("fp16", False)])
+def test_the_allowance_is_added_to_the_sampling_tolerance(dtype: str, passed: bool) -> None:
+    # the full validation set (tolerance 0.1) one point below an fp32 of 80: int8 allows 1.0 more, fp16 0.5
+    model = make_model("timm", "m", num_classes=1000, dataset="ImageNet-1k",
+                       expected={"top1": 80.0, "unit": "percent"})
+    judged = compare(model, TopK(50_000, 39_500, 48_000), "device", random_weights=False,
+                     allowance=QUANTISATION_ALLOWANCE[dtype])
+    (check,) = judged.checks
+    assert (check.measured, check.tolerance, judged.passed) == (79.0, pytest.approx(0.1 + (1.0 if passed else 0.5)),
+                                                                passed)
+
+
 # The command and the record ---------------------------------------------------------------
 
 
@@ -194,6 +211,11 @@ def test_device_accuracy_is_recorded_per_dtype(colours_workspace: Path) -> None:
             round(TOP1, 4), round(TOP5, 4), 14, fmt)
         assert metrics["passed"] is True  # 14 images: the sampling tolerance dwarfs the 10-point gap
     assert record.steps["deployed-fp16"].metrics["allowance"] == 0.5
+    docs = run_zoo("docs", "--records", "out", "--out", "site", cwd=work)
+    assert docs.returncode == 0, docs.stderr
+    table = section((work / "site" / "fixture.md").read_text(encoding="utf-8"), "### Deployed accuracy")
+    measured = f"{TOP1:.2f} / {TOP5:.2f} (14 images)"
+    assert one_row(table, "colours") == ["colours", "52.381 / 90.476", measured, measured]
     # a later sync keeps both while the ONNX and the deploy files are unchanged
     again = run_zoo("sync", "onnx/colours", cwd=work)
     assert again.returncode == 0, again.stderr
