@@ -14,6 +14,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from zoo.errors import FetchError
+from zoo.names import component_problem
 
 #: Copy granularity when unpacking.
 CHUNK = 1 << 20
@@ -70,6 +71,10 @@ class _MemberCheck:
         parts = [p for p in clean.split("/") if p not in ("", ".")]
         if ".." in parts:
             raise self.refuse(member, "climbs out of the folder with `..`")
+        for part in parts:
+            problem = component_problem(part)
+            if problem:
+                raise self.refuse(member, f"has a path component that {problem}")
         path = PurePosixPath(*parts) if parts else PurePosixPath(".")
         if any(parent in self.links for parent in path.parents) or path in self.links:
             raise self.refuse(member, "would be written through a symbolic link")

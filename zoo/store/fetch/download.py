@@ -21,7 +21,6 @@ import email.utils
 import hashlib
 import json
 import os
-import posixpath
 import queue
 import random
 import re
@@ -31,11 +30,12 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Self
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 from zoo import __version__
 from zoo.errors import FetchError, IntegrityError
+from zoo.names import file_name_problem, url_file_name
 from zoo.redaction import redact, redact_text
 
 if TYPE_CHECKING:
@@ -240,13 +240,17 @@ def _quarantine(part: Path, dest: Path, digest: str) -> Path:
 
 
 def _file_name(url: str) -> str:
-    """The last path segment of `url` (still percent-encoded for http URLs)."""
+    """The last path segment of `url`, decoded, if it is a safe file name (it is joined onto mirror folders)."""
     if _local_path(url) is not None and urlsplit(url).scheme != "file":
         name = Path(url).name
     else:
-        name = posixpath.basename(urlsplit(url).path)
+        name = url_file_name(url)
     if not name:
         raise FetchError(f"{redact(url)} names no file (it ends with `/`); point it at the file itself.")
+    problem = file_name_problem(name)
+    if problem:
+        raise FetchError(f"{redact(url)}: its file name {name!r} (decoded) {problem}; refusing to fetch it. "
+                         "Point the URL at a plainly named file, or fetch it yourself and use --weights-from DIR.")
     return name
 
 
@@ -271,12 +275,12 @@ def _candidates(url: str, mirrors: Sequence[str], name: str) -> list[str]:
         local = _local_path(mirror)
         if local is None:
             parts = urlsplit(mirror)
-            path = parts.path if posixpath.basename(parts.path) == name else parts.path.rstrip("/") + "/" + name
+            path = parts.path if url_file_name(mirror) == name else parts.path.rstrip("/") + "/" + quote(name)
             places.append(urlunsplit(parts._replace(path=path)))
-        elif local.name == unquote(name) and not local.is_dir():
+        elif local.name == name and not local.is_dir():
             places.append(str(local))
         else:
-            places.append(str(local / unquote(name)))
+            places.append(str(local / name))
     places.append(url)
     return list(dict.fromkeys(places))
 
@@ -551,12 +555,12 @@ def _retry_after(response: requests.Response) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*$")
+_CONTENT_RANGE = re.compile(r"\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*")
 
 
 def _content_range(value: str) -> tuple[int | None, int | None]:
     """(first byte, full length) from `bytes 100-199/200` or `bytes */200`."""
-    match = _CONTENT_RANGE.match(value)
+    match = _CONTENT_RANGE.fullmatch(value)
     if not match:
         return None, None
     start = int(match[1]) if match[1] is not None else None
