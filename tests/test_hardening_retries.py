@@ -92,3 +92,13 @@ def test_an_encoded_partial_answer_is_not_appended(fault_server: FaultServer, tm
     result = fetch(url, tmp_path / "w.pth", sha256=SHA, **FAST)
     ranges = [r.range for r in fault_server.requests("/w.pth")]
     assert result.sha256 == SHA and ranges == [None, "bytes=50000-", None]
+
+
+def test_the_retry_count_comes_from_the_environment(fault_server: FaultServer, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    url = fault_server.add("/w.pth", DATA)
+    fault_server.fault("/w.pth", Fault(status=503, times=None))
+    monkeypatch.setenv("ZOO_FETCH_RETRIES", "1")
+    with pytest.raises(FetchError, match="HTTP 503.*gave up after 2 attempt"):
+        fetch(url, tmp_path / "w.pth", **FAST)
+    assert len(fault_server.requests("/w.pth")) == 2

@@ -103,7 +103,7 @@ def fetch(
     offline: bool = False,
     require_pinned: bool = False,
     timeout: tuple[float, float] = (10, 60),
-    retries: int = 5,
+    retries: int | None = None,
     progress: FetchProgress | None = None,
     limits: Limits | None = None,
 ) -> FetchResult:
@@ -112,7 +112,7 @@ def fetch(
     `mirrors` are folders or URL prefixes where the file name is looked for before `url` (an
     entry that already ends with the file name is used as it is). `offline` allows local
     places only. `require_pinned` refuses anything without `sha256`. `retries` counts failed
-    attempts in a row that kept no new bytes. `progress` hears about the transfer (bytes, retries,
+    attempts in a row that kept no new bytes (default: `limits.retries`). `progress` hears about the transfer (bytes, retries,
     waits and a summary line); the caller decides what to show, and None shows nothing. `limits`
     bound each place's bytes and time (default: from the environment, `limits.Limits.from_env`).
 
@@ -136,7 +136,8 @@ def fetch(
         present = _already_there(dest, pins, seen_before, url)
         if present is not None:
             return present
-        return _fetch_from_sources(url, dest, pins, mirrors, offline, (timeout, retries, limits), reporter)
+        patience = (timeout, limits.retries if retries is None else retries, limits)
+        return _fetch_from_sources(url, dest, pins, mirrors, offline, patience, reporter)
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
