@@ -34,7 +34,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LABEL_FILE = "val_label.txt"
 #: File name endings read as images (case-insensitive).
 IMAGE_SUFFIXES = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
-_WNID = re.compile(r"^n\d{8}$")
+_WNID = re.compile(r"n\d{8}")
 _LAYOUTS_HELP = (
     "expected either one folder per class named by WordNet id (DIR/n01440764/*.JPEG) or images "
     f"in one folder plus `{LABEL_FILE}` (lines `ILSVRC2012_val_00000001.JPEG 65`)"
@@ -136,7 +136,7 @@ def open_dataset(path: Path | str, *, label_file: Path | str | None = None, num_
         return _label_file_layout(root, labels, num_classes)
     subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     images_here = find_images(root, recursive=False)
-    class_folders = [p for p in subfolders if _WNID.match(p.name)]
+    class_folders = [p for p in subfolders if _WNID.fullmatch(p.name)]
     if class_folders:
         if images_here:
             raise DatasetError(
