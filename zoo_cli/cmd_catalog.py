@@ -11,7 +11,7 @@ import click
 
 from zoo.manifest.catalog import Catalog, load_catalog, manifest_files
 from zoo.manifest.schema import Model
-from zoo_cli.console import err, out, warning
+from zoo_cli.console import emit_json, err, json_option, out, warning
 
 
 def catalog_from(ctx: click.Context) -> Catalog:
@@ -31,17 +31,6 @@ def select_options(fn: Any) -> Any:
     return fn
 
 
-def to_json(value: Any) -> str:
-    def default(obj: Any) -> Any:
-        if isinstance(obj, Decimal):
-            return float(obj)
-        if isinstance(obj, Path):
-            return str(obj)
-        raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-    return json.dumps(value, indent=2, default=default, ensure_ascii=False)
-
-
 def _fmt(value: Decimal | None) -> str:
     return "-" if value is None else str(value)
 
@@ -57,7 +46,7 @@ def list_models(ctx: click.Context, patterns: tuple[str, ...], family: str | Non
     catalog = catalog_from(ctx)
     models = catalog.select(patterns, all_models=True, family=family, source=source, tag=tag)
     if as_json:
-        out.print_json(to_json([_summary(m) for m in models]))
+        emit_json([_summary(m) for m in models])
         return
     from rich.table import Table
 
@@ -105,7 +94,7 @@ def show(ctx: click.Context, patterns: tuple[str, ...], as_json: bool) -> None:
         {"id": m.id, **m.model_dump(mode="python", by_alias=True), "derived": asdict(derive(m))} for m in models
     ]
     if as_json:
-        out.print_json(to_json(documents if len(documents) > 1 else documents[0]))
+        emit_json(documents if len(documents) > 1 else documents[0])
         return
     import yaml
 
@@ -141,9 +130,12 @@ def _manifest_dumper() -> type:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@json_option
 @click.pass_context
-def lint(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def lint(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     """Check manifests (all, or the given files/folders); exit 1 if any problem."""
+    from dataclasses import asdict
+
     if paths:
         missing = [p for p in paths if not p.exists()]
         if missing:
@@ -151,6 +143,10 @@ def lint(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         catalog = load_catalog(files=manifest_files(paths))
     else:
         catalog = load_catalog(ctx.obj["manifest_dirs"])
+    if as_json:
+        emit_json({"ok": not catalog.problems, "files": len(catalog.files), "models": len(catalog.models),
+                   "problems": [asdict(p) for p in catalog.problems]})
+        ctx.exit(1 if catalog.problems else 0)
     for problem in catalog.problems:
         err.print(str(problem), markup=False, highlight=False)
     summary = f"{len(catalog.files)} file(s), {len(catalog.models)} model(s), {len(catalog.problems)} problem(s)"

@@ -19,7 +19,7 @@ from zoo.manifest.schema import Model
 from zoo.pipeline.steps.base import StepReport
 from zoo_cli.cmd_catalog import catalog_from
 from zoo_cli.cmd_sync import EXIT_INTERRUPTED, store_option
-from zoo_cli.console import err, out, warning
+from zoo_cli.console import emit_json, err, json_option, out, warning
 from zoo_cli.progress import counter
 
 if TYPE_CHECKING:
@@ -133,10 +133,11 @@ def _measure(ctx: click.Context, model: Model, record: Record, out_root: Path, s
 @click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime threads (default: all cores).")
 @click.option("--workers", type=click.IntRange(min=1), help="Image decoding threads (default: up to 4).")
 @store_option
+@json_option
 @click.pass_context
 def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None, limit: int | None, mode: str,
              onnx: Path | None, out_root: Path, batch: int, threads: int | None, workers: int | None,
-             store_dir: Path | None) -> None:
+             store_dir: Path | None, as_json: bool) -> None:
     """Top-1/top-5 accuracy with ONNX Runtime, checked against the manifest's expected numbers.
 
     Exit status 1 when the accuracy lies outside the tolerance max(0.1, 3 standard errors).
@@ -150,11 +151,15 @@ def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None,
                             workers=workers)
     folder, record, onnx_path = _synced(model, out_root, onnx)
     dataset, samples = settings.samples(model)
-    out.print(f"{model.id}: {onnx_path} on {len(samples)} of {dataset.describe()}", markup=False)
+    if not as_json:
+        out.print(f"{model.id}: {onnx_path} on {len(samples)} of {dataset.describe()}", markup=False)
     random_weights = bool(record and record.random_weights)
     with counter(f"eval {model.id}", len(samples)) as advance:
         metrics, warnings, recorded = _run(ctx, model, out_root, onnx, record, EvalStep(settings), advance, lambda r: (
             run_eval(model, settings, onnx_path, folder, random_weights=random_weights, report=r)))
+    if as_json:
+        emit_json(_document(model, onnx_path, metrics, warnings, recorded))
+        ctx.exit(1 if metrics["passed"] is False else 0)
     _print_eval(metrics)
     for note in warnings:
         warning(note)
@@ -176,6 +181,13 @@ def _run(ctx: click.Context, model: Model, out_root: Path, onnx: Path | None, re
         return _measure(ctx, model, record, out_root, step, advance)
     result = direct(_Counted(advance))
     return result.metrics, result.warnings, None
+
+
+def _document(model: Model, onnx: Path, metrics: dict[str, Any], warnings: list[str],
+              recorded: Path | None) -> dict[str, Any]:
+    """`zoo eval --json` and `zoo bench --json`: the step's metrics as the record stores them."""
+    return {"model": model.id, "onnx": str(onnx), "metrics": metrics, "warnings": warnings,
+            "record": str(recorded) if recorded is not None else None}
 
 
 def _say_recorded(record: Path | None, onnx: Path | None) -> None:
@@ -230,9 +242,10 @@ def _batches(value: str) -> tuple[int, ...]:
 @click.option("--out", "out_root", default=Path("out"), show_default=True,
               type=click.Path(path_type=Path, file_okay=False), help=OUT_HELP)
 @store_option
+@json_option
 @click.pass_context
 def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, repeats: int, warmup: int,
-          onnx: Path | None, out_root: Path, store_dir: Path | None) -> None:
+          onnx: Path | None, out_root: Path, store_dir: Path | None, as_json: bool) -> None:
     """CPU latency with ONNX Runtime per batch size (median and p90), recorded with the machine."""
     from rich.table import Table
 
@@ -242,8 +255,11 @@ def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, 
     model = one_model(ctx, model_id)
     _, record, onnx_path = _synced(model, out_root, onnx)
     with counter(f"bench {model.id}", settings.runs) as advance:
-        metrics, _, recorded = _run(ctx, model, out_root, onnx, record, BenchStep(settings), advance,
-                                    lambda r: run_bench(model, settings, onnx_path, r))
+        metrics, notes, recorded = _run(ctx, model, out_root, onnx, record, BenchStep(settings), advance,
+                                        lambda r: run_bench(model, settings, onnx_path, r))
+    if as_json:
+        emit_json(_document(model, onnx_path, metrics, notes, recorded))
+        return
     table = Table(title=f"{model.id} on {metrics['machine']}, {metrics['threads']} thread(s)", title_justify="left")
     for column in ("batch", "median ms", "p90 ms", "ms per image"):
         table.add_column(column, justify="right")

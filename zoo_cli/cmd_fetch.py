@@ -17,8 +17,8 @@ import click
 
 from zoo.errors import FetchError
 from zoo.pipeline.steps.fetch import download_path
-from zoo_cli.cmd_catalog import catalog_from, select_options, to_json
-from zoo_cli.console import error, out, warning
+from zoo_cli.cmd_catalog import catalog_from, select_options
+from zoo_cli.console import emit_json, error, out, warning
 from zoo_cli.progress import fetch_display
 
 
@@ -142,6 +142,6 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
         if not as_json:
             out.print(f"{result.path}  sha256 {result.sha256}  {result.size} bytes", markup=False)
     if as_json:
-        out.print_json(to_json(results))
+        emit_json(results)
     if failed:
         ctx.exit(1)
