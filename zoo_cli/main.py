@@ -36,6 +36,8 @@ COMMANDS: dict[str, str] = {
     "check": "zoo_cli.cmd_import:check",
     "import": "zoo_cli.cmd_import:import_models",
     "diff": "zoo_cli.cmd_import:diff",
+    "doctor": "zoo_cli.cmd_doctor:doctor",
+    "install": "zoo_cli.cmd_doctor:install",
 }
 
 
