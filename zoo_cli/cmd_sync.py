@@ -170,9 +170,9 @@ def sync_models(
     from zoo.pipeline.scheduler import run_plan
 
     the_plan = build_plan(models, options, store, steps=steps, force=force, remote=remote_lookup(store, remote))
-    reporter = _reporter(log_format, the_plan)
-    with getattr(reporter, "live", contextlib.nullcontext)():
-        result = run_plan(the_plan, store, out_dir=out_dir, jobs=jobs, keep_going=keep_going, on_event=reporter,
+    show = reporter(log_format, the_plan)
+    with getattr(show, "live", contextlib.nullcontext)():
+        result = run_plan(the_plan, store, out_dir=out_dir, jobs=jobs, keep_going=keep_going, on_event=show,
                           executor=executor, remote=remote)
     from zoo_cli.sync_report import model_reports
 
@@ -218,7 +218,7 @@ def remote_lookup(store: Any, url: str | None) -> Any:
     return lookup
 
 
-def _reporter(log_format: str, the_plan: Any) -> Callable[[Any], None]:
+def reporter(log_format: str, the_plan: Any) -> Callable[[Any], None]:
     if log_format == "json":
         return _JsonLog()
     if verbosity() < 0:
