@@ -68,7 +68,7 @@ def test_random_weights_are_said_and_point_to_a_real_sync(synced: tuple[Path, st
 
 
 @pytest.mark.parametrize("command, keys", [
-    (["lint"], {"ok", "files", "models", "problems"}),
+    (["lint"], {"ok", "files", "models", "problems", "not_measured"}),
     (["render", "--all"], {"ok", "profile", "out", "seconds", "models", "failures"}),
     (["docs", "--out", "site"], {"ok", "check", "out", "files", "written", "unchanged", "removed"}),
     (["check", "--all", "--offline"], {"ok", "checked", "unchecked", "unsupported", "notes", "disagreements"}),

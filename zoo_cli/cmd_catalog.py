@@ -143,17 +143,29 @@ def lint(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
         catalog = load_catalog(files=manifest_files(paths))
     else:
         catalog = load_catalog(ctx.obj["manifest_dirs"])
+    unmeasured = not_measured(catalog)
     if as_json:
         emit_json({"ok": not catalog.problems, "files": len(catalog.files), "models": len(catalog.models),
-                   "problems": [asdict(p) for p in catalog.problems]})
+                   "problems": [asdict(p) for p in catalog.problems], "not_measured": unmeasured})
         ctx.exit(1 if catalog.problems else 0)
     for problem in catalog.problems:
         err.print(str(problem), markup=False, highlight=False)
+    if unmeasured:
+        shown = ", ".join(unmeasured[:5]) + (f" and {len(unmeasured) - 5} more" if len(unmeasured) > 5 else "")
+        warning(f"{len(unmeasured)} model(s) not measured (params and MACs for the docs index): {shown}; "
+                "run `zoo measure --missing` and commit measured.json")
     summary = f"{len(catalog.files)} file(s), {len(catalog.models)} model(s), {len(catalog.problems)} problem(s)"
     if catalog.problems:
         err.print(summary, markup=False)
         ctx.exit(1)
     out.print(summary, markup=False)
+
+
+def not_measured(catalog: Catalog) -> list[str]:
+    """Ids of the models whose folder's measured.json lacks them (or has another input size)."""
+    from zoo.manifest.measured import measured_for
+
+    return [m.id for m in catalog.models.values() if measured_for(m, catalog.families[m.family].file) is None]
 
 
 @click.command()

@@ -249,6 +249,7 @@ def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, 
     """CPU latency with ONNX Runtime per batch size (median and p90), recorded with the machine."""
     from rich.table import Table
 
+    from zoo.measure.bench import milliseconds
     from zoo.pipeline.steps.bench import BenchSettings, BenchStep, run_bench
 
     settings = BenchSettings(batches=_batches(batches), threads=threads, repeats=repeats, warmup=warmup)
@@ -264,7 +265,8 @@ def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, 
     for column in ("batch", "median ms", "p90 ms", "ms per image"):
         table.add_column(column, justify="right")
     for size, latency in sorted(metrics["latency_ms"].items(), key=lambda item: int(item[0])):
-        table.add_row(size, f"{latency['median']:.2f}", f"{latency['p90']:.2f}", f"{latency['median'] / int(size):.2f}")
+        table.add_row(size, milliseconds(latency["median"]), milliseconds(latency["p90"]),
+                      milliseconds(latency["median"] / int(size)))
     out.print(table)
     for size, reason in sorted(metrics["skipped"].items(), key=lambda item: int(item[0])):
         warning(f"batch {size} skipped: {reason}")

@@ -52,22 +52,27 @@ def measured_file(manifest: Path) -> Path:
     return manifest.parent / MEASURED_NAME
 
 
-@cache
 def read_measured(path: Path) -> Mapping[str, Measured]:
     """Every entry of `path` by model id ({} when there is no file); a damaged file is an error
-    naming it."""
+    naming it. Parsed once per version of the file (its size and modification time)."""
     try:
-        if path.stat().st_size > MAX_BYTES:
-            raise _damaged(path, f"larger than {MAX_BYTES} bytes")
-        document = json.loads(path.read_text(encoding="utf-8"))
+        stat = path.stat()
     except FileNotFoundError:
         return {}
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise _damaged(path, f"not JSON ({exc})") from None
+    if stat.st_size > MAX_BYTES:
+        raise _damaged(path, f"larger than {MAX_BYTES} bytes")
+    return _parse(path, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _parse(path: Path, mtime_ns: int, size: int) -> Mapping[str, Measured]:
     try:
+        document = json.loads(path.read_text(encoding="utf-8"))
         return {model_id: Measured(tuple(e["input_size"]), int(e["params"]), int(e["macs"]))
                 for model_id, e in document["models"].items()}
-    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise _damaged(path, f"not JSON ({exc})") from None
+    except (KeyError, TypeError, AttributeError) as exc:
         raise _damaged(path, f"an entry lacks or mistypes {exc}") from None
 
 
@@ -80,7 +85,6 @@ def measured_for(model: Model, manifest: Path) -> Measured | None:
 def write_measured(path: Path, updates: Mapping[str, Measured]) -> bool:
     """Merge `updates` into `path` (one model per line, sorted: small reviewable diffs); True if changed."""
     entries = {**read_measured(path), **updates}
-    read_measured.cache_clear()
     lines = [f"  {json.dumps(model_id)}: {json.dumps(_entry(entries[model_id]))}" for model_id in sorted(entries)]
     text = '{"models": {\n' + ",\n".join(lines) + "\n}}\n"
     return write_if_changed(path, text.encode("utf-8"))
