@@ -87,3 +87,21 @@ def test_quiet_and_verbose_are_taken_by_every_command_before_or_after_its_name(t
     loud = run_zoo("render", "--all", cwd=root, env=ENV)
     assert "warning: tinylib/tiny8: approximation" in loud.stderr
     assert run_zoo("store", "gc", "--help", cwd=root).stdout.count("-q, --quiet") == 1
+
+
+@pytest.mark.parametrize("shell", ["bash", "zsh", "fish"])
+def test_completion_scripts_use_the_zoo_protocol(tmp_path: Path, shell: str) -> None:
+    result = run_zoo("completion", shell, cwd=tmp_path)
+    assert result.returncode == 0 and "_ZOO_COMPLETE" in result.stdout
+
+
+def test_completion_offers_model_ids_and_commands(tmp_path: Path) -> None:
+    root = tinylib_workspace(tmp_path)
+
+    def complete(words: str) -> list[str]:
+        env = {**ENV, "COMP_WORDS": words, "COMP_CWORD": str(len(words.split()) - 1), "_ZOO_COMPLETE": "bash_complete"}
+        return [line.split(",", 1)[1] for line in run_zoo(cwd=root, env=env).stdout.splitlines()]
+
+    assert complete("zoo --manifests manifests sync tiny") == ["tinylib/tiny8"]
+    assert complete("zoo --manifests manifests eval timm/cspresn") == ["timm/cspresnet50", "timm/cspresnext50"]
+    assert complete("zoo --manifests manifests doc") == ["docs", "doctor"]

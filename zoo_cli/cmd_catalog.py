@@ -23,6 +23,17 @@ def catalog_from(ctx: click.Context) -> Catalog:
     return catalog
 
 
+def complete_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of model ids (`zoo completion`), from the catalog the command line names."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        catalog = load_catalog(ctx.find_root().params.get("manifest_dirs") or ())
+    except Exception:  # a completion must never print a traceback into the shell
+        return []
+    return [CompletionItem(i) for i in sorted(catalog.models) if i.startswith(incomplete)]
+
+
 def select_options(fn: Any) -> Any:
     """The selection arguments shared by commands that act on models."""
     fn = click.option("--tag", help="Only models with this tag.")(fn)
@@ -36,7 +47,7 @@ def _fmt(value: Decimal | None) -> str:
 
 
 @click.command("list")
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @select_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -79,7 +90,7 @@ def _summary(m: Model) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("patterns", nargs=-1, required=True)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show(ctx: click.Context, patterns: tuple[str, ...], as_json: bool) -> None:

@@ -17,7 +17,7 @@ import click
 from zoo.errors import SelectionError, StepError
 from zoo.manifest.schema import Model
 from zoo.pipeline.steps.base import StepReport
-from zoo_cli.cmd_catalog import catalog_from
+from zoo_cli.cmd_catalog import catalog_from, complete_ids
 from zoo_cli.cmd_sync import EXIT_INTERRUPTED, store_option
 from zoo_cli.console import emit_json, err, json_option, out, warning
 from zoo_cli.progress import counter
@@ -117,7 +117,7 @@ def _measure(ctx: click.Context, model: Model, record: Record, out_root: Path, s
 
 
 @click.command("eval")
-@click.argument("model_id")
+@click.argument("model_id", shell_complete=complete_ids)
 @click.option("--data", required=True, type=click.Path(path_type=Path),
               help="Labelled images: class folders (n01440764/...) or a folder plus val_label.txt.")
 @click.option("--labels", type=click.Path(path_type=Path, dir_okay=False),
@@ -232,7 +232,7 @@ def _batches(value: str) -> tuple[int, ...]:
 
 
 @click.command()
-@click.argument("model_id")
+@click.argument("model_id", shell_complete=complete_ids)
 @click.option("--batch", "batches", default="1,4,8", show_default=True, help="Batch sizes, comma-separated.")
 @click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime intra-op threads (default: all cores).")
 @click.option("--repeats", default=20, show_default=True, type=click.IntRange(min=1), help="Timed runs per batch size.")

@@ -17,7 +17,7 @@ import click
 
 from zoo.errors import FetchError
 from zoo.pipeline.steps.fetch import download_path
-from zoo_cli.cmd_catalog import catalog_from, select_options
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
 from zoo_cli.console import emit_json, error, out, warning
 from zoo_cli.progress import fetch_display
 
@@ -44,7 +44,7 @@ def _downloads(store_dir: Path | None) -> Path:
 
 
 @click.command()
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @_fetch_options
 @click.option("--force", is_flag=True, help="Download again and re-pin models already pinned by a lock file.")
 @click.pass_context
@@ -103,7 +103,7 @@ def lock(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family
 
 
 @click.command("fetch")
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @_fetch_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Put the files here (default: the store's download cache).")

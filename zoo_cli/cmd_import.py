@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from zoo.store.local import default_root
-from zoo_cli.cmd_catalog import catalog_from, select_options
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
 from zoo_cli.console import emit_json, error, json_option, out, warning
 
 #: Where fetched library versions and config files are kept, below the store root.
@@ -30,7 +30,7 @@ def library_cache(store_dir: Path | None) -> Path:
 
 
 @click.command()
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @click.option("--all", "all_models", is_flag=True, help="Check every model (the default without patterns).")
 @select_options
 @cache_options

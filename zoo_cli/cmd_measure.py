@@ -17,13 +17,13 @@ import click
 from zoo.manifest.catalog import Catalog
 from zoo.manifest.measured import Measured, measured_file, measured_for, write_measured
 from zoo.manifest.schema import Model
-from zoo_cli.cmd_catalog import catalog_from, select_options
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
 from zoo_cli.cmd_sync import reporter, store_option
 from zoo_cli.console import emit_json, error, info, json_option, out
 
 
 @click.command()
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @click.option("--all", "all_models", is_flag=True, help="Every model in the catalog.")
 @select_options
 @click.option("--missing", is_flag=True, help="Only the selected models not measured yet (or at another input size).")

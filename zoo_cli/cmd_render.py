@@ -9,12 +9,12 @@ import click
 
 from zoo.deploy.profiles import DEFAULT_PROFILE, PROFILES
 from zoo.deploy.render import render_all
-from zoo_cli.cmd_catalog import catalog_from, select_options
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
 from zoo_cli.console import emit_json, error, json_option, out, shown, warning
 
 
 @click.command()
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @click.option("--all", "all_models", is_flag=True, help="Render every model.")
 @select_options
 @click.option("--profile", type=click.Choice(sorted(PROFILES)), default=DEFAULT_PROFILE, show_default=True,

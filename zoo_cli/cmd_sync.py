@@ -20,7 +20,7 @@ from zoo.manifest.schema import Model
 from zoo.pipeline.backends import EXECUTOR_ENV
 from zoo.pipeline.steps.base import RunOptions, Step
 from zoo.store.remote import REMOTE_ENV
-from zoo_cli.cmd_catalog import catalog_from, select_options
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
 from zoo_cli.console import VERBOSE, emit_json, err, json_option, out, verbosity
 
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
@@ -34,7 +34,7 @@ store_option = click.option("--store", "store_dir", type=click.Path(path_type=Pa
 def pipeline_options(fn: Any) -> Any:
     """Options shared by `zoo sync` and `zoo plan`: where things go and what steps see."""
     decorators: list[Callable[[Any], Any]] = [
-        click.argument("patterns", nargs=-1),
+        click.argument("patterns", nargs=-1, shell_complete=complete_ids),
         click.option("--all", "all_models", is_flag=True, help="Every model in the catalog."),
         select_options,
         click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,

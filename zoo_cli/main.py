@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "import": "zoo_cli.cmd_import:import_models",
     "diff": "zoo_cli.cmd_import:diff",
     "doctor": "zoo_cli.cmd_doctor:doctor",
+    "completion": "zoo_cli.cmd_completion:completion",
     "measure": "zoo_cli.cmd_measure:measure",
     "install": "zoo_cli.cmd_doctor:install",
 }
