@@ -140,6 +140,14 @@ class AccuracyUnit(StrEnum):
     fraction = "fraction"
 
 
+class FlopsConvention(StrEnum):
+    """What a source's published FLOPs count: multiply-accumulates, twice that, or not stated."""
+
+    macs = "macs"
+    two_macs = "2macs"
+    unknown = "unknown"
+
+
 class Precision(StrEnum):
     FP32 = "FP32"
     FP16 = "FP16"
@@ -457,6 +465,11 @@ class Reported(Strict):
     """Numbers reported upstream (not measured by zoo)."""
 
     flops_g: Positive | None = None
+    flops_convention: FlopsConvention = Field(
+        FlopsConvention.unknown,
+        description="What `flops_g` counts at its source: `macs` (multiply-accumulates, as PaddleClas and mmcls "
+                    "tables), `2macs` (two operations per multiply-accumulate, as VastModelZOO tables), `unknown`.",
+    )
     params_m: Positive | None = None
     source: str | None = None
     latency: tuple[LatencyTable, ...] = ()
