@@ -12,14 +12,13 @@ import os
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import click
 
 from zoo.errors import FetchError
 from zoo.pipeline.steps.fetch import download_path
-from zoo_cli.cmd_catalog import catalog_from, select_options, to_json
-from zoo_cli.console import error, out, warning
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
+from zoo_cli.console import emit_json, error, out, warning
 from zoo_cli.progress import fetch_display
 
 
@@ -58,7 +57,7 @@ def _downloads(store_dir: Path | None) -> Path:
 
 
 @click.command()
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @_fetch_options
 @click.option("--force", is_flag=True, help="Download again and re-pin models already pinned by a lock file.")
 @click.pass_context
@@ -117,7 +116,7 @@ def lock(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family
 
 
 @click.command("fetch")
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @_fetch_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Put the files here (default: the store's download cache).")
@@ -151,7 +150,7 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
             failed += 1
             continue
         if out_dir:
-            result = replace(result, path=_copy_out(result.path, result.sha256, out_dir / unquote(weights.filename)))
+            result = replace(result, path=_copy_out(result.path, result.sha256, out_dir / weights.filename))
         if not weights.sha256:
             warning(f"{model.id} is not pinned; `zoo lock {model.id}` records sha256 {result.sha256}")
         results.append({"id": model.id, "path": str(result.path), "sha256": result.sha256, "size": result.size,
@@ -159,6 +158,6 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
         if not as_json:
             out.print(f"{result.path}  sha256 {result.sha256}  {result.size} bytes", markup=False)
     if as_json:
-        out.print_json(to_json(results))
+        emit_json(results)
     if failed:
         ctx.exit(1)

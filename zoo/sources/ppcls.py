@@ -82,6 +82,7 @@ class Ppcls(SourceLibrary):
     #: PaddleClas ResizeImage + CropImage + NormalizeImage
     eval_rules = SourceRules(_paddle_size, _floor_offset, _times_reciprocal_255)
     tools = ("paddlepaddle", "paddle2onnx", "paddleclas", "onnx")
+    extra = "ppcls"
     package = "paddleclas"
     config_files = True
 

@@ -24,6 +24,7 @@ class Python(TorchLibrary):
     name = "python"
     needs_entrypoint = True
     tools = ("torch", "onnx")
+    extra = "torchvision"
 
     def build(self, model: Model) -> Any:
         import torch
