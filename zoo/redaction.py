@@ -28,6 +28,8 @@ def redact(url: str | os.PathLike[str]) -> str:
 
 def redact_text(text: str) -> str:
     """`text` with every URL credential in it masked (for messages quoting a library's error)."""
+    if "@" not in text and "=" not in text:  # neither rule can match: most strings, checked fast
+        return text
     text = _USERINFO.sub(r"\g<scheme>***@", text)
     return _SECRET_PARAM.sub(r"\g<lead>\g<name>=***", text)
 
