@@ -273,6 +273,8 @@ class Source(Strict):
     def _config_form(cls, value: str | None) -> str | None:
         if value is not None and value != STANDARD_CONFIG and not value.endswith((".yaml", ".yml")):
             raise ValueError(f"config {value!r} must name a .yaml file (path or URL) or be `{STANDARD_CONFIG}`")
+        if value is not None and "://" in value:
+            _url(value)
         return value
 
     @model_validator(mode="after")
