@@ -140,6 +140,14 @@ class AccuracyUnit(StrEnum):
     fraction = "fraction"
 
 
+class FlopsConvention(StrEnum):
+    """What a source's published FLOPs count: multiply-accumulates, twice that, or not stated."""
+
+    macs = "macs"
+    two_macs = "2macs"
+    unknown = "unknown"
+
+
 class Precision(StrEnum):
     FP32 = "FP32"
     FP16 = "FP16"
@@ -445,13 +453,35 @@ class LatencyTable(Strict):
     source: str | None = None
 
 
+class DeployedAccuracy(Strict):
+    """Top-1/top-5 in percent of a compiled model on the device, as upstream reports it."""
+
+    top1: Decimal = Field(ge=0, le=100)
+    top5: Decimal | None = Field(None, ge=0, le=100)
+    source: str | None = Field(None, description="Where the numbers come from (URL or document).")
+
+    @model_validator(mode="after")
+    def _top5_not_below_top1(self) -> DeployedAccuracy:
+        if self.top5 is not None and self.top5 < self.top1:
+            raise ValueError(f"top5 ({self.top5}) cannot be below top1 ({self.top1})")
+        return self
+
+
 class Reported(Strict):
     """Numbers reported upstream (not measured by zoo)."""
 
     flops_g: Positive | None = None
+    flops_convention: FlopsConvention = Field(
+        FlopsConvention.unknown,
+        description="What `flops_g` counts at its source: `macs` (multiply-accumulates, as PaddleClas and mmcls "
+                    "tables), `2macs` (two operations per multiply-accumulate, as VastModelZOO tables), `unknown`.",
+    )
     params_m: Positive | None = None
     source: str | None = None
     latency: tuple[LatencyTable, ...] = ()
+    deployed: dict[Dtype, DeployedAccuracy] = Field(
+        default_factory=dict, description="Accuracy in percent per deployed dtype, e.g. {int8: {top1: 78.842, top5: 94.325}}."
+    )
     notes: tuple[str, ...] = Field((), description="Discrepancies or remarks worth showing readers.")
 
 

@@ -1,0 +1,101 @@
+"""`zoo measure`: params and MACs of models, written to `measured.json` beside their manifests.
+
+The models are converted with random weights by the pipeline's own convert step (cached in the
+store, in worker processes, `-j` at a time); MACs are counted on the exported graph's shapes.
+Nothing is published: the ONNX files go to a temporary folder that is removed afterwards.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from zoo.manifest.catalog import Catalog
+from zoo.manifest.measured import Measured, measured_file, measured_for, write_measured
+from zoo.manifest.schema import Model
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
+from zoo_cli.cmd_sync import reporter, store_option
+from zoo_cli.console import emit_json, error, info, json_option, out
+
+
+@click.command()
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
+@click.option("--all", "all_models", is_flag=True, help="Every model in the catalog.")
+@select_options
+@click.option("--missing", is_flag=True, help="Only the selected models not measured yet (or at another input size).")
+@click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Conversions at once.")
+@store_option
+@json_option
+@click.pass_context
+def measure(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family: str | None, source: str | None,
+            tag: str | None, missing: bool, jobs: int, store_dir: Path | None, as_json: bool) -> None:
+    """Count params and MACs of models (random weights suffice) into measured.json beside their manifests."""
+    from zoo.store.local import LocalStore
+
+    catalog = catalog_from(ctx)
+    models = catalog.select(patterns, all_models=all_models or missing, family=family, source=source, tag=tag)
+    if missing:
+        models = [m for m in models if measured_for(m, _manifest(catalog, m)) is None]
+    with tempfile.TemporaryDirectory(prefix="zoo-measure-") as scratch:
+        counted, failures = _count(models, LocalStore(store_dir), Path(scratch), jobs)
+    written = _write(catalog, counted)
+    if as_json:
+        emit_json({"ok": not failures, "measured": {i: _row(m) for i, m in counted.items()}, "failures": failures,
+                   "files": [str(p) for p in written]})
+    else:
+        for model_id, m in counted.items():
+            out.print(f"{model_id}: {m.params_m:.3f} M params, {m.gmacs:.3f} GMACs at {'x'.join(map(str, m.input_size))}",
+                      markup=False)
+        for model_id, why in failures.items():
+            error(f"{model_id}: not measured: {why}")
+        info(f"measured {len(counted)} model(s); {', '.join(map(str, written)) or 'no file changed'}")
+    ctx.exit(1 if failures else 0)
+
+
+def _count(models: list[Model], store: Any, scratch: Path, jobs: int) -> tuple[dict[str, Measured], dict[str, str]]:
+    """Convert `models` with random weights into `scratch`; (counts by id, failures by id)."""
+    from zoo.measure.macs import count_macs
+    from zoo.pipeline.plan import build_plan
+    from zoo.pipeline.record import read_record
+    from zoo.pipeline.scheduler import run_plan
+    from zoo.pipeline.steps.base import RunOptions
+    from zoo.pipeline.steps.convert import RAW_ONNX, ConvertStep
+    from zoo.pipeline.steps.fetch import FetchStep
+
+    plan = build_plan(models, RunOptions(random_weights=True), store, steps=[FetchStep(), ConvertStep()], opt_in=[])
+    show = reporter("text", plan)
+    with getattr(show, "live", contextlib.nullcontext)():
+        result = run_plan(plan, store, out_dir=scratch, jobs=jobs, on_event=show)
+    counted, failures = {}, {}
+    for model in models:
+        record = read_record(scratch / model.stem) if model.id in result.records else None
+        convert = record.steps.get("convert") if record is not None else None
+        if convert is None or convert.status not in ("ran", "cached"):
+            outcome = result.outcome(model.id, "convert")
+            failures[model.id] = (outcome.error if outcome is not None else None) or "not converted"
+            continue
+        raw = scratch / model.stem / convert.outputs[RAW_ONNX].name
+        macs = count_macs(raw, [1, *model.input_size])
+        counted[model.id] = Measured(tuple(model.input_size), int(convert.metrics["params"]), macs)
+    return counted, failures
+
+
+def _write(catalog: Catalog, counted: dict[str, Measured]) -> list[Path]:
+    """Each measured file that changed, updated with the counts of its folder's models."""
+    by_file: dict[Path, dict[str, Measured]] = {}
+    for model_id, counts in counted.items():
+        path = measured_file(_manifest(catalog, catalog.models[model_id]))
+        by_file.setdefault(path, {})[model_id] = counts
+    return [path for path, updates in sorted(by_file.items()) if write_measured(path, updates)]
+
+
+def _manifest(catalog: Catalog, model: Model) -> Path:
+    return catalog.families[model.family].file
+
+
+def _row(m: Measured) -> dict[str, Any]:
+    return {"input_size": list(m.input_size), "params": m.params, "macs": m.macs}
