@@ -110,3 +110,10 @@ def test_loading_stays_within_memory(tmp_path: Path) -> None:
     anchors = "".join(f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]\n" if i else "a0: &a0 [x]\n" for i in range(8))
     _load(tmp_path, "family: f\ntitle: t\n" + anchors + "models: [*a7]\n")
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # kB
+
+
+def test_a_bad_weights_from_url_is_a_message(tmp_path: Path) -> None:
+    write_manifest(tmp_path / "manifests", edit_valid(URL, "url: 'http://127.0.0.1:9/demo_csp50.pth'"))
+    result = run_zoo("fetch", "timm/demo_csp50", "--weights-from", "http://[::1/mirror", cwd=tmp_path)
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert "http://[::1/mirror: this URL cannot be parsed" in result.stderr

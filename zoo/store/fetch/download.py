@@ -38,6 +38,7 @@ from zoo.errors import FetchError, IntegrityError
 from zoo.names import file_name_problem, url_file_name
 from zoo.redaction import redact, redact_text
 from zoo.store.fetch.limits import Clock, Limits, too_large
+from zoo.urls import url_problem
 
 if TYPE_CHECKING:
     import requests
@@ -125,6 +126,7 @@ def fetch(
             f"{redact(url)} has no sha256 pin and pinned weights are required (--require-pinned): "
             "refusing to fetch it. Pin it with `zoo lock ID`, or drop --require-pinned."
         )
+    _check_places((url, *map(os.fspath, mirrors)))
     pins = _Pins(sha256, size, hash_prefix)
     limits = limits or Limits.from_env()
     if size is not None and size > limits.max_bytes:
@@ -138,6 +140,14 @@ def fetch(
             return present
         patience = (timeout, limits.retries if retries is None else retries, limits)
         return _fetch_from_sources(url, dest, pins, mirrors, offline, patience, reporter)
+
+
+def _check_places(places: Sequence[str]) -> None:
+    """Refuse a URL that cannot be parsed (`http://[::1/x`) before anything is looked up."""
+    for place in places:
+        problem = url_problem(place) if "://" in place else None
+        if problem:
+            raise FetchError(f"{redact_text(place)}: this URL {problem}; fix it (or the --weights-from value).")
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
