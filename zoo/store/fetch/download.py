@@ -117,8 +117,9 @@ def fetch(
     waits and a summary line); the caller decides what to show, and None shows nothing. `limits`
     bound each place's bytes and time (default: from the environment, `limits.Limits.from_env`).
 
-    A `dest` that already holds the pinned file is kept (`attempts == 0`); an unpinned one is
-    fetched again, unless another process published it while this one waited for the lock.
+    A `dest` that already holds the pinned file is kept (`attempts == 0`); so is an unpinned one
+    whose source still has the stamp it had when `dest` was fetched (`freshness`); any other
+    unpinned one is fetched again, unless another process published it while this one waited.
     """
     url, dest = os.fspath(url), Path(dest)
     if require_pinned and not sha256:
@@ -133,13 +134,20 @@ def fetch(
         raise too_large(redact(url), size, limits, announced=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     reporter = progress or _Silent()
+    from zoo.store.fetch import freshness  # it reads this module's places: imported here, not above
+
     seen_before = _signature(dest)
     with _locked(dest, reporter):
+        source = None if pins.sha256 else freshness.source_stamp(url, mirrors, offline)
+        if freshness.unchanged(dest, source):  # unpinned, and its source still serves this file
+            return FetchResult(dest, *_hash_path(dest), redact(url), attempts=0)
         present = _already_there(dest, pins, seen_before, url)
         if present is not None:
             return present
         patience = (timeout, limits.retries if retries is None else retries, limits)
-        return _fetch_from_sources(url, dest, pins, mirrors, offline, patience, reporter)
+        result = _fetch_from_sources(url, dest, pins, mirrors, offline, patience, reporter)
+        freshness.remember(dest, source)
+        return result
 
 
 def _check_places(places: Sequence[str]) -> None:
