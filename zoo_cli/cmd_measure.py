@@ -15,7 +15,7 @@ from typing import Any
 import click
 
 from zoo.manifest.catalog import Catalog
-from zoo.manifest.measured import Measured, measured_file, measured_for, write_measured
+from zoo.manifest.measured import Measured, measured_file, measured_for, read_measured, write_measured
 from zoo.manifest.schema import Model
 from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
 from zoo_cli.cmd_sync import reporter, store_option
@@ -27,12 +27,13 @@ from zoo_cli.console import emit_json, error, info, json_option, out
 @click.option("--all", "all_models", is_flag=True, help="Every model in the catalog.")
 @select_options
 @click.option("--missing", is_flag=True, help="Only the selected models not measured yet (or at another input size).")
+@click.option("--check", is_flag=True, help="Write nothing; exit 1 if a count differs from the file's.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=1, show_default=True, help="Conversions at once.")
 @store_option
 @json_option
 @click.pass_context
 def measure(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family: str | None, source: str | None,
-            tag: str | None, missing: bool, jobs: int, store_dir: Path | None, as_json: bool) -> None:
+            tag: str | None, missing: bool, check: bool, jobs: int, store_dir: Path | None, as_json: bool) -> None:
     """Count params and MACs of models (random weights suffice) into measured.json beside their manifests."""
     from zoo.store.local import LocalStore
 
@@ -42,18 +43,21 @@ def measure(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, fam
         models = [m for m in models if measured_for(m, _manifest(catalog, m)) is None]
     with tempfile.TemporaryDirectory(prefix="zoo-measure-") as scratch:
         counted, failures = _count(models, LocalStore(store_dir), Path(scratch), jobs)
-    written = _write(catalog, counted)
+    differs = _differences(catalog, counted) if check else {}
+    written = [] if check else _write(catalog, counted)
     if as_json:
-        emit_json({"ok": not failures, "measured": {i: _row(m) for i, m in counted.items()}, "failures": failures,
-                   "files": [str(p) for p in written]})
+        emit_json({"ok": not failures and not differs, "measured": {i: _row(m) for i, m in counted.items()},
+                   "failures": failures, "differs": differs, "files": [str(p) for p in written]})
     else:
         for model_id, m in counted.items():
             out.print(f"{model_id}: {m.params_m:.3f} M params, {m.gmacs:.3f} GMACs at {'x'.join(map(str, m.input_size))}",
                       markup=False)
         for model_id, why in failures.items():
             error(f"{model_id}: not measured: {why}")
+        for model_id, why in differs.items():
+            error(f"{model_id}: {why}")
         info(f"measured {len(counted)} model(s); {', '.join(map(str, written)) or 'no file changed'}")
-    ctx.exit(1 if failures else 0)
+    ctx.exit(1 if failures or differs else 0)
 
 
 def _count(models: list[Model], store: Any, scratch: Path, jobs: int) -> tuple[dict[str, Measured], dict[str, str]]:
@@ -69,7 +73,7 @@ def _count(models: list[Model], store: Any, scratch: Path, jobs: int) -> tuple[d
     plan = build_plan(models, RunOptions(random_weights=True), store, steps=[FetchStep(), ConvertStep()], opt_in=[])
     show = reporter("text", plan)
     with getattr(show, "live", contextlib.nullcontext)():
-        result = run_plan(plan, store, out_dir=scratch, jobs=jobs, on_event=show)
+        result = run_plan(plan, store, out_dir=scratch, jobs=jobs, keep_going=True, on_event=show)
     counted, failures = {}, {}
     for model in models:
         record = read_record(scratch / model.stem) if model.id in result.records else None
@@ -91,6 +95,17 @@ def _write(catalog: Catalog, counted: dict[str, Measured]) -> list[Path]:
         path = measured_file(_manifest(catalog, catalog.models[model_id]))
         by_file.setdefault(path, {})[model_id] = counts
     return [path for path, updates in sorted(by_file.items()) if write_measured(path, updates)]
+
+
+def _differences(catalog: Catalog, counted: dict[str, Measured]) -> dict[str, str]:
+    """For `--check`: each model whose fresh count is not what its folder's file says."""
+    differs = {}
+    for model_id, fresh in counted.items():
+        path = measured_file(_manifest(catalog, catalog.models[model_id]))
+        recorded = read_measured(path).get(model_id)
+        if recorded != fresh:
+            differs[model_id] = f"{path} says {recorded and _row(recorded)}, measured {_row(fresh)}; run `zoo measure {model_id}`"
+    return differs
 
 
 def _manifest(catalog: Catalog, model: Model) -> Path:
