@@ -1,7 +1,7 @@
 """`zoo measure`: params and MACs of models, written to `measured.json` beside their manifests.
 
-The models are converted with random weights by the pipeline's own convert step (cached in the
-store, in worker processes, `-j` at a time); MACs are counted on the exported graph's shapes.
+The models are converted with random weights and simplified by the pipeline's own steps (cached
+in the store, in worker processes, `-j` at a time), which count params and MACs as a sync does.
 Nothing is published: the ONNX files go to a temporary folder that is removed afterwards.
 """
 
@@ -18,7 +18,7 @@ from zoo.manifest.catalog import Catalog
 from zoo.manifest.measured import Measured, measured_file, measured_for, read_measured, write_measured
 from zoo.manifest.schema import Model
 from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
-from zoo_cli.cmd_sync import reporter, store_option
+from zoo_cli.cmd_sync import EXIT_INTERRUPTED, reporter, store_option
 from zoo_cli.console import emit_json, error, info, json_option, out
 
 
@@ -61,30 +61,32 @@ def measure(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, fam
 
 
 def _count(models: list[Model], store: Any, scratch: Path, jobs: int) -> tuple[dict[str, Measured], dict[str, str]]:
-    """Convert `models` with random weights into `scratch`; (counts by id, failures by id)."""
-    from zoo.measure.macs import count_macs
+    """Convert and simplify `models` with random weights into `scratch` (the steps count params and
+    MACs, as in a sync); (counts by id, failures by id)."""
     from zoo.pipeline.plan import build_plan
     from zoo.pipeline.record import read_record
     from zoo.pipeline.scheduler import run_plan
     from zoo.pipeline.steps.base import RunOptions
-    from zoo.pipeline.steps.convert import RAW_ONNX, ConvertStep
+    from zoo.pipeline.steps.convert import ConvertStep
     from zoo.pipeline.steps.fetch import FetchStep
+    from zoo.pipeline.steps.simplify import SimplifyStep
 
-    plan = build_plan(models, RunOptions(random_weights=True), store, steps=[FetchStep(), ConvertStep()], opt_in=[])
+    steps = [FetchStep(), ConvertStep(), SimplifyStep()]
+    plan = build_plan(models, RunOptions(random_weights=True), store, steps=steps, opt_in=[])
     show = reporter("text", plan)
     with getattr(show, "live", contextlib.nullcontext)():
         result = run_plan(plan, store, out_dir=scratch, jobs=jobs, keep_going=True, on_event=show)
+    if result.interrupted:
+        raise click.exceptions.Exit(EXIT_INTERRUPTED)
     counted, failures = {}, {}
     for model in models:
         record = read_record(scratch / model.stem) if model.id in result.records else None
-        convert = record.steps.get("convert") if record is not None else None
-        if convert is None or convert.status not in ("ran", "cached"):
-            outcome = result.outcome(model.id, "convert")
-            failures[model.id] = (outcome.error if outcome is not None else None) or "not converted"
+        macs, params = (record.metric("simplify", "macs"), record.metric("simplify", "params")) if record else (None, None)
+        if macs is None or params is None:
+            outcome = next((o for o in result.outcomes if o.model_id == model.id and o.error), None)
+            failures[model.id] = outcome.error if outcome is not None and outcome.error else "MACs could not be counted"
             continue
-        raw = scratch / model.stem / convert.outputs[RAW_ONNX].name
-        macs = count_macs(raw, [1, *model.input_size])
-        counted[model.id] = Measured(tuple(model.input_size), int(convert.metrics["params"]), macs)
+        counted[model.id] = Measured(tuple(model.input_size), int(params), int(macs))
     return counted, failures
 
 
