@@ -447,7 +447,7 @@ class _HttpDownload:
         """
         import requests
 
-        failures = attempts = kept = 0
+        attempts = kept = barren = 0
         with requests.Session() as session:
             session.headers["User-Agent"] = f"zoo/{__version__}"
             while True:
@@ -458,11 +458,11 @@ class _HttpDownload:
                     return digest, nbytes, resumed, attempts
                 except _Retry as retry:
                     now_kept = self.partial.resumable(self.label, self.pins.sha256)[0]
-                    failures = 1 if now_kept > kept else failures + 1
+                    barren = 0 if now_kept > kept else barren + 1  # attempts in a row that added nothing
                     kept = max(kept, now_kept)
-                    if failures > retries:
-                        raise self._gave_up(retry.reason, attempts, failures) from None
-                    self._wait(retry, failures)
+                    if barren > retries:
+                        raise self._gave_up(retry.reason, attempts, barren) from None
+                    self._wait(retry, barren + 1)
 
     def _wait(self, retry: _Retry, failures: int) -> None:
         """Sleep before the next attempt, never past the deadline."""
@@ -473,11 +473,11 @@ class _HttpDownload:
         time.sleep(wait)
         self.clock.check(retry.reason)
 
-    def _gave_up(self, reason: str, attempts: int, failures: int) -> FetchError:
+    def _gave_up(self, reason: str, attempts: int, barren: int) -> FetchError:
         did = f" The server {'; '.join(sorted(self.seen))}." if self.seen else ""
         return FetchError(
-            f"cannot fetch {self.label}: {reason}; gave up after {attempts} attempt(s), the last {failures} "
-            f"in a row keeping no new bytes.{did} Try again later (the next run resumes what was kept), "
+            f"cannot fetch {self.label}: {reason}; gave up after {attempts} attempt(s), the last {barren} "
+            f"adding no bytes that could be kept.{did} Try again later (the next run resumes what was kept), "
             "or use --weights-from DIR|URL."
         )
 
