@@ -53,8 +53,8 @@ def test_a_failing_render_keeps_the_deploy_files_it_published(colours_workspace:
 
 
 def test_fetch_out_leaves_only_the_weights_in_the_folder(tmp_path: Path) -> None:
-    (tmp_path / "manifests").mkdir()
-    weights = colour_classifier(tmp_path / "manifests" / "colours.onnx")  # beside the manifest: a file URL may reach it
+    (tmp_path / "manifests").mkdir()  # a manifest's file:// URLs may reach files in its folder
+    weights = colour_classifier(tmp_path / "manifests" / "colours.onnx")
     write_manifest(tmp_path / "manifests", colour_manifest(weights), "fixture.yaml")
     for _ in range(2):  # the second run finds the file already there
         result = run_zoo("fetch", "onnx/colours", "--out", "fetched", cwd=tmp_path)
