@@ -101,8 +101,11 @@ def show(ctx: click.Context, patterns: tuple[str, ...], as_json: bool) -> None:
 
     catalog = catalog_from(ctx)
     models = catalog.select(patterns)
-    documents = [
-        {"id": m.id, **m.model_dump(mode="python", by_alias=True), "derived": asdict(derive(m))} for m in models
+    from zoo.redaction import redact_data
+
+    documents = [  # URLs as zoo prints them everywhere: without credentials
+        redact_data({"id": m.id, **m.model_dump(mode="python", by_alias=True), "derived": asdict(derive(m))})
+        for m in models
     ]
     if as_json:
         emit_json(documents if len(documents) > 1 else documents[0])

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import click
 
@@ -35,6 +35,19 @@ def _fetch_options(fn: Any) -> Any:
     )):
         fn = option(fn)
     return fn
+
+
+def _copy_out(source: Path, sha256: str, dest: Path) -> Path:
+    """Put a verified download at `dest` (a copy, atomically), unless `dest` already holds it."""
+    import shutil
+
+    from zoo.atomic import atomic_path
+    from zoo.store.blobs import sha256_file
+
+    if not (dest.is_file() and sha256_file(dest)[0] == sha256):
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(source, tmp)
+    return dest
 
 
 def _downloads(store_dir: Path | None) -> Path:
@@ -72,7 +85,7 @@ def lock(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family
         lock_file = lock_path(manifest)
         pins, _, _ = read_pins(lock_file)
         old = pins.get(model.id)
-        by_lock = old is not None and old.url == weights.url and old.sha256 == weights.sha256
+        by_lock = old is not None and redact(old.url) == redact(weights.url) and old.sha256 == weights.sha256
         if weights.sha256 and not by_lock:
             out.print(f"{model.id}: pinned in {manifest.name} itself; edit the manifest to change it", markup=False)
             continue
@@ -125,7 +138,8 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
         if weights is None:
             warning(f"{model.id}: no weights in the manifest (random init only); skipped")
             continue
-        dest = out_dir / unquote(weights.filename) if out_dir else download_path(_downloads(store_dir), weights)
+        # the download, its lock and any partial file stay in the store; --out gets a finished copy
+        dest = download_path(_downloads(store_dir), weights)
         try:
             with fetch_display(dest.name) as progress:
                 result = fetch(weights.url, dest, sha256=weights.sha256, size=weights.size,
@@ -135,6 +149,8 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
             error(f"{model.id}: {exc}")
             failed += 1
             continue
+        if out_dir:
+            result = replace(result, path=_copy_out(result.path, result.sha256, out_dir / weights.filename))
         if not weights.sha256:
             warning(f"{model.id} is not pinned; `zoo lock {model.id}` records sha256 {result.sha256}")
         results.append({"id": model.id, "path": str(result.path), "sha256": result.sha256, "size": result.size,

@@ -238,7 +238,9 @@ class _JsonLog:
 
 def _print_json(payload: dict[str, Any]) -> None:
     """One line of JSON on stdout, stamped with the wall-clock time."""
-    sys.stdout.write(json.dumps({"time": round(time.time(), 3), **payload}) + "\n")
+    from zoo.redaction import redact_data
+
+    sys.stdout.write(json.dumps({"time": round(time.time(), 3), **redact_data(payload)}) + "\n")
     sys.stdout.flush()
 
 

@@ -11,11 +11,13 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import click
 from rich.console import Console
 from rich.markup import escape
+
+from zoo.redaction import redact_text
 
 QUIET, NORMAL, VERBOSE = -1, 0, 1
 
@@ -35,6 +37,29 @@ def set_verbosity(level: int) -> None:
     """Quiet silences the results console too; JSON goes through `emit_json`, never silenced."""
     _level[0] = level
     out.quiet = level <= QUIET
+
+
+class RedactingStream:
+    """A text stream that masks URL credentials in everything written to it (`zoo.redaction`):
+    the one guarantee that no command prints a password or token, whichever code path prints."""
+
+    def __init__(self, stream: TextIO):
+        self._stream = stream
+
+    def write(self, text: str) -> int:
+        self._stream.write(redact_text(text))
+        return len(text)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._stream, name)
+
+
+def guard_streams() -> None:
+    """Route stdout and stderr through `RedactingStream` (both consoles write to them)."""
+    if not isinstance(sys.stdout, RedactingStream):
+        sys.stdout = RedactingStream(sys.stdout)
+    if not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr)
 
 
 def error(message: str) -> None:

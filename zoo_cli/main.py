@@ -88,7 +88,9 @@ _with_root_verbosity()
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user mistakes print a message and exit non-zero, no traceback."""
     from zoo.errors import ZooError
+    from zoo_cli.console import guard_streams
 
+    guard_streams()
     try:
         # Outside standalone mode click returns the code given to `ctx.exit(code)`.
         result = cli.main(args=argv, prog_name="zoo", standalone_mode=False)

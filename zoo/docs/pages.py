@@ -32,10 +32,11 @@ from zoo.deploy.templating import (
     render_template,
     resolve_templates_dir,
 )
+from zoo.docs import markdown as md
 from zoo.errors import DocsError, RenderError
 from zoo.manifest.catalog import Catalog
 from zoo.manifest.measured import measured_for
-from zoo.manifest.schema import Accuracy, AccuracyUnit, Family, FlopsConvention, LatencyTable, Model, Precision
+from zoo.manifest.schema import Accuracy, AccuracyUnit, Dtype, Family, FlopsConvention, LatencyTable, Model, Precision
 from zoo.measure.bench import milliseconds
 from zoo.measure.macs import COUNTED_OPS
 from zoo.pipeline.record import Record, StepRecord
@@ -79,11 +80,6 @@ def fixed(value: float | int | None, digits: int) -> str:
     return MISSING if value is None else f"{float(value):.{digits}f}"
 
 
-def cell(text: str) -> str:
-    """Text that is safe inside a Markdown table cell (a `|` would start a new column)."""
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
 def input_label(model: Model) -> str:
     """`256` for a square RGB input (as the seed tables write it), else `CxHxW`."""
     channels, height, width = model.input_size
@@ -92,15 +88,15 @@ def input_label(model: Model) -> str:
 
 def source_label(model: Model) -> str:
     """`[timm@0.6.5](repo)`: the library, the version the numbers refer to, a link to the code."""
-    text = model.source.library + (f"@{model.source.version}" if model.source.version else "")
-    return f"[{text}]({model.source.repo})" if model.source.repo else text
+    label = model.source.library + (f"@{model.source.version}" if model.source.version else "")
+    return md.link(label, model.source.repo)
 
 
 def model_labels(models: list[Model]) -> dict[str, str]:
-    """Display name per model id, with the library added where a family repeats a name."""
+    """Display name per model id (Markdown text), with the library added where a family repeats a name."""
     names = [m.display_name for m in models]
     return {
-        m.id: m.display_name if names.count(m.display_name) == 1 else f"{m.display_name} ({m.source.library})"
+        m.id: md.text(m.display_name if names.count(m.display_name) == 1 else f"{m.display_name} ({m.source.library})")
         for m in models
     }
 
@@ -218,7 +214,7 @@ def model_row(model: Model) -> dict[str, str]:
     return {
         "id": model.id,
         "anchor": model.stem.lower(),
-        "name": cell(model.display_name),
+        "name": md.text(model.display_name),
         "source": source_label(model),
         "top1": reported(expected.top1 if expected else None),
         "top5": reported(expected.top5 if expected else None),
@@ -227,7 +223,7 @@ def model_row(model: Model) -> dict[str, str]:
         "flops_g": reported(model.reported.flops_g),
         "params_m": reported(model.reported.params_m),
         "input_size": input_label(model),
-        "dataset": cell(model.dataset),
+        "dataset": md.text(model.dataset),
     }
 
 
@@ -236,24 +232,25 @@ def relaxed_validation(model: Model) -> list[str]:
     check = model.validate_
     if not check.reason:
         return []
-    return [f"validation thresholds: atol {check.atol:g}, rtol {check.rtol:g}, top-1 agreement >= "
-            f"{check.min_top1_agreement:g}, because {check.reason.strip()}"]
+    return [md.text(f"validation thresholds: atol {check.atol:g}, rtol {check.rtol:g}, top-1 agreement >= "
+                    f"{check.min_top1_agreement:g}, because {check.reason.strip()}")]
 
 
 def deviation_lines(model: Model) -> list[str]:
     """Each field the manifest knowingly sets apart from its library's config, with its reason."""
-    return [f"`{name}`: {reason.strip()}" for name, reason in model.deviations.items()]
+    return [f"{md.code(name)}: {md.text(reason)}" for name, reason in model.deviations.items()]
 
 
 def grouped(lines_per_model: Iterable[tuple[str, Iterable[str]]]) -> list[dict[str, Any]]:
     """Each text once, with every model (label) it concerns, in first-appearance order.
 
     Family defaults repeat notes, and the same approximation hits many models of a family.
+    Labels and lines come escaped for Markdown.
     """
     by_text: dict[str, list[str]] = {}
     for label, lines in lines_per_model:
         for line in lines:
-            by_text.setdefault(cell(line), []).append(cell(label))
+            by_text.setdefault(line, []).append(label)
     return [{"name": ", ".join(names), "lines": [text]} for text, names in by_text.items()]
 
 
@@ -285,15 +282,15 @@ def latency_tables(models: list[Model], labels: Mapping[str, str]) -> list[dict[
                 sources.append(table.source)
         tables.append(
             {
-                "device": device,
+                "device": md.heading(device),
                 "headers": headers,
                 "rows": [
-                    {"name": cell(labels[model_id]), "size": str(size),
+                    {"name": labels[model_id], "size": str(size),
                      "cells": [values.get(column, MISSING) for column in columns]}
                     for (model_id, size), values in rows.items()
                 ],
-                "notes": [cell(n) for n in notes],
-                "sources": sources,
+                "notes": [md.text(n) for n in notes],
+                "sources": [md.text(source) for source in sources],
             }
         )
     return tables
@@ -319,7 +316,7 @@ def measured_row(model: Model, record: Record, label: str) -> dict[str, str]:
         evaluation = _evaluation(evaluate)
     return {
         "id": model.id,
-        "name": cell(label),
+        "name": label,
         "params_m": fixed(params_m, 3),
         "flops_g": fixed(flops_g, 3),
         "max_abs": _metric(validate, "max_abs", ".2e"),
@@ -342,7 +339,58 @@ def _evaluation(step: StepRecord | None) -> str:
     if other is not None:
         scores = metrics[other]
         text += f"; {other} preprocessing: {float(scores['top1']):.2f} / {float(scores['top5']):.2f}"
-    return cell(text)
+    return md.text(text)
+
+
+def _pair(top1: object, top5: object) -> str:
+    return f"{top1} / {top5 if top5 is not None else MISSING}"
+
+
+def _measured_deployed(record: Record | None, dtype: Dtype) -> str | None:
+    """`top-1 / top-5 (N images)` of the device's results for `dtype`, if a record has them."""
+    step = _step(record, f"deployed-{dtype.value}")
+    if step is None or record is None:
+        return None
+    if record.random_weights:
+        return RANDOM_WEIGHTS
+    if not _usable(step):
+        return FAILED
+    top1, top5, images = (_metric(step, name, spec) for name, spec in (("top1", ".2f"), ("top5", ".2f"), ("images", ".0f")))
+    return f"{_pair(top1, top5)} ({images} images)"
+
+
+def _deployed_cell(model: Model, record: Record | None, dtype: Dtype, kind: str) -> str | None:
+    """The `kind` (reported or measured) deployed accuracy of `model` for `dtype`, if there is one."""
+    if kind == "measured":
+        return _measured_deployed(record, dtype)
+    value = model.reported.deployed.get(dtype)
+    return None if value is None else _pair(value.top1, value.top5)
+
+
+def deployed_table(models: list[Model], records: Mapping[str, Record], labels: Mapping[str, str]
+                   ) -> dict[str, Any] | None:
+    """fp32, reported deployed and measured deployed accuracy side by side; columns only where some
+    model has data, rows only for models with deployed numbers, None when there are none."""
+    columns: list[tuple[Dtype, str]] = []
+    cells: dict[str, dict[tuple[Dtype, str], str]] = {}
+    for dtype in Dtype:
+        for kind in ("reported", "measured"):
+            found = {m.id: value for m in models
+                     if (value := _deployed_cell(m, records.get(m.id), dtype, kind)) is not None}
+            if found:
+                columns.append((dtype, kind))
+                for model_id, value in found.items():
+                    cells.setdefault(model_id, {})[(dtype, kind)] = value
+    if not columns:
+        return None
+    rows = []
+    for model in (m for m in models if m.id in cells):
+        expected = model.expected
+        fp32 = _pair(reported(expected.percent("top1")), reported(expected.percent("top5"))) if expected else MISSING
+        rows.append({"name": labels[model.id], "fp32": fp32,
+                     "cells": [cells[model.id].get(column, MISSING) for column in columns]})
+    headers = [f"{dtype.value} {'reported' if kind == 'reported' else 'measured by zoo'}" for dtype, kind in columns]
+    return {"headers": headers, "rows": rows}
 
 
 def bench_table(pairs: list[tuple[Model, Record]], labels: Mapping[str, str]) -> dict[str, Any] | None:
@@ -359,8 +407,8 @@ def bench_table(pairs: list[tuple[Model, Record]], labels: Mapping[str, str]) ->
     rows = []
     for model, latency, step in benched:
         rows.append({
-            "name": cell(labels[model.id]),
-            "machine": cell(str(step.metrics.get("machine", MISSING))),
+            "name": labels[model.id],
+            "machine": md.text(step.metrics.get("machine", MISSING)),
             "threads": str(step.metrics.get("threads", MISSING)),
             "cells": [
                 f"{milliseconds(latency[b]['median'])} ({milliseconds(latency[b]['p90'])})" if latency.get(b) else MISSING
@@ -379,7 +427,7 @@ def measured_section(
         return None
     tools: dict[str, list[str]] = {}
     for model, record in pairs:
-        tools.setdefault(tool_versions(record), []).append(f"`{model.id}`")
+        tools.setdefault(md.text(tool_versions(record)), []).append(md.code(model.id))
     return {
         "definition": COUNT_DEFINITION,
         "count": str(len(pairs)),
@@ -403,22 +451,23 @@ def family_context(
     paper = family.paper
     return {
         "mark": GENERATED_MARK,
-        "title": family.title,
+        "title": md.heading(family.title),
         "slug": family.family,
         "task": family.task.value,
-        "manifest": manifest_name,
-        "description": family.description.strip(),
-        "paper": {"title": paper.title, "url": paper.url} if paper else None,
+        "manifest": md.code(manifest_name),
+        "description": md.paragraph(family.description),
+        "paper": {"link": md.link(paper.title, paper.url)} if paper else None,
         "accuracy_unit": unit_suffix,
         "accuracy_note": unit_note,
         "flops_note": flops_conventions(models, labels),
         "models": [model_row(m) for m in models],
-        "notes": grouped((labels[m.id], (*m.reported.notes, *relaxed_validation(m))) for m in models),
+        "notes": grouped((labels[m.id], (*map(md.text, m.reported.notes), *relaxed_validation(m))) for m in models),
         "deviations": grouped((labels[m.id], deviation_lines(m)) for m in models),
-        "approximations": grouped((labels[m.id], deploy[m.id]["approximations"]) for m in models),
+        "approximations": grouped((labels[m.id], map(md.text, deploy[m.id]["approximations"])) for m in models),
         "latency": latency_tables(models, labels),
+        "deployed": deployed_table(models, records, labels),
         "measured": measured_section(models, records, labels),
-        "deploy": [{"name": cell(m.display_name), **deploy[m.id]} for m in models],
+        "deploy": [{"name": md.heading(m.display_name), **deploy[m.id]} for m in models],
     }
 
 
@@ -442,7 +491,7 @@ def deploy_entry(model: Model, record: Record | None) -> dict[str, Any]:
     try:
         context = build_context(model)
     except RenderError as exc:
-        entry["error"] = cell(str(exc))
+        entry["error"] = md.text(exc)
         return entry
     rendered = sorted(str(name) for name in _render_metric(record, "files") or [])
     profile = next((name for name, outputs in PROFILES.items()
@@ -479,7 +528,7 @@ def index_context(catalog: Catalog, records: Mapping[str, Record], plots: list[d
             top1 = model.expected.percent("top1") if model.expected else None
             rows.append({
                 "id": model.id,
-                "family": cell(family.title),
+                "family": md.text(family.title),
                 "page": f"{slug}.md",
                 "top1": reported(top1),
                 "gmacs": fixed(gmacs, 3),

@@ -11,14 +11,14 @@ Why a separate file rather than rewriting the manifest: the manifest stays exact
 person wrote it (comments, layout, number formatting), `zoo lock` never rewrites YAML it
 does not own, and a re-pin is a small, reviewable diff. The catalog merges the pins in at
 load time (`apply_locks`). An entry is used only while its `url` still equals the
-manifest's: a changed URL makes the entry stale, which is reported (so `zoo lint` fails)
+manifest's, compared as written: masked by `zoo.redaction` (a lock file is committed, so it never
+holds a password or token, and a rotated token does not unpin the file). A changed URL makes the entry stale, which is reported (so `zoo lint` fails)
 and ignored until `zoo lock` pins the new file. A sha256 written in the manifest itself
 always wins over the lock file.
 """
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +29,11 @@ from zoo.atomic import atomic_writer
 from zoo.errors import ManifestError, Problem
 from zoo.manifest.located import load_located
 from zoo.manifest.schema import Model, Weights
+from zoo.names import is_sha256
+from zoo.redaction import redact
 
 #: Lock files end with this, which the catalog skips when looking for manifests.
 LOCK_SUFFIX = ".lock.yaml"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HEADER = """\
 # Weight pins written by `zoo lock`, merged into {manifest} when it is loaded.
 # An entry counts only while its url equals the manifest's; re-run `zoo lock ID` after
@@ -92,7 +93,7 @@ def _pin(entry: object) -> Pin | None:
     if not isinstance(entry, dict) or set(entry) != {"url", "sha256", "size"}:
         return None
     url, sha256, size = entry["url"], entry["sha256"], entry["size"]
-    if not isinstance(url, str) or not isinstance(sha256, str) or not _SHA256.match(sha256):
+    if not isinstance(url, str) or not isinstance(sha256, str) or not is_sha256(sha256):
         return None
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
         return None
@@ -102,7 +103,7 @@ def _pin(entry: object) -> Pin | None:
 def write_pins(lock_file: Path, pins: dict[str, Pin], manifest_name: str) -> None:
     """Write every pin, sorted by model id, atomically (temp file beside it + rename)."""
     body = {
-        model_id: {"url": pin.url, "sha256": pin.sha256, "size": pin.size}
+        model_id: {"url": redact(pin.url), "sha256": pin.sha256, "size": pin.size}
         for model_id, pin in sorted(pins.items(), key=lambda item: item[0].lower())
     }
     text = _HEADER.format(manifest=manifest_name) + yaml.safe_dump(body, sort_keys=False, width=1000)
@@ -148,12 +149,10 @@ class _Unusable(Exception):
 
 def _pinned(model: Model, pin: Pin) -> Model:
     """`model` with `pin` applied; `_Unusable` says why the pin cannot be used."""
-    from zoo.redaction import redact
-
     weights = model.weights
     if weights is None:
         raise _Unusable("the model has no `weights` to pin", "remove the entry")
-    if pin.url != weights.url:
+    if redact(pin.url) != redact(weights.url):
         raise _Unusable(
             f"stale pin: it is for {redact(pin.url)}, but the manifest now says {redact(weights.url)}; ignored",
             f"run `zoo lock {model.id}` to pin the new file",

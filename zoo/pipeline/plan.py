@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,6 +30,7 @@ from typing import Any
 
 from zoo.errors import StepError, ZooError
 from zoo.manifest.schema import Model
+from zoo.names import is_sha256
 from zoo.pipeline.record import Record
 from zoo.pipeline.steps.base import RunOptions, Step
 from zoo.store.actions import ActionEntry, LastResult
@@ -53,6 +53,14 @@ def canonical_json(value: Any) -> str:
 def jsonable(value: Any) -> Any:
     """`value` as plain JSON data, exactly as it is hashed (tuples become lists, enums strings)."""
     return json.loads(canonical_json(value))
+
+
+def key_fields(step: Step, model: Model, options: RunOptions) -> dict[str, Any]:
+    """The fields a step's key is hashed from, as stored in entries and shown in explanations:
+    credentials are masked before anything is hashed or written, so no key depends on a token."""
+    from zoo.redaction import redact_data
+
+    return redact_data(jsonable(step.fields(model, options)))
 
 
 def cache_key(ingredients: dict[str, Any]) -> str:
@@ -177,6 +185,8 @@ def build_plan(
     opt_in = opt_in_steps() if opt_in is None else opt_in
     ordered = order_steps(steps)
     forced = check_force(force, ordered)
+    for step in (*ordered, *opt_in):
+        step.check_options(options)
     nodes: dict[str, list[Node]] = {}
     for model in models:
         chosen = [s for s in ordered if s.applies(model, options)]
@@ -186,7 +196,7 @@ def build_plan(
                 model=model,
                 step=step,
                 needs=tuple(n for n in step.needs if n in present),
-                fields=jsonable(step.fields(model, options)),
+                fields=key_fields(step, model, options),
                 tools={name: tool_version(name) for name in sorted(step.tools_for(model))},
                 forced=step.kind in forced,
             )
@@ -233,7 +243,7 @@ def measure_plan(model: Model, record: Record, store: LocalStore, step: Step, *,
     nodes: dict[str, Node] = {}
     for kind in step.needs:
         _pin(model, record, store, known, kind, nodes)
-    target = Node(model=model, step=step, needs=step.needs, fields=jsonable(step.fields(model, options)),
+    target = Node(model=model, step=step, needs=step.needs, fields=key_fields(step, model, options),
                   tools={name: tool_version(name) for name in sorted(step.tools_for(model))}, forced=True)
     ordered = [*nodes.values(), target]
     predict(ordered, store)
@@ -333,7 +343,6 @@ def explain(
 
 
 _ABSENT = object()
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -350,7 +359,7 @@ def _short(value: Any) -> str:
     if value is _ABSENT:
         return "unset"
     text = value if isinstance(value, str) else json.dumps(value)
-    if _DIGEST.match(text):
+    if is_sha256(text):
         return text[:12]
     from zoo.redaction import redact_text
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from zoo.errors import FetchError
 from zoo.manifest.schema import Model, Weights
@@ -35,13 +35,19 @@ class FetchStep(Step):
         return model.weights is not None and (not options.random_weights or not builds)
 
     def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
-        """A pinned file is its digest, wherever it comes from; an unpinned one is its URL."""
+        """A pinned file is its digest, wherever it comes from; an unpinned one is its URL, plus the
+        path, size and time of the local file it would be copied from (a `--weights-from` folder)."""
         weights = _weights(model)
         if weights.sha256:
             return {"sha256": weights.sha256, "size": weights.size, "file": weights.filename}
         from zoo.redaction import redact
 
         fields: dict[str, Any] = {"url": redact(weights.url), "size": weights.size, "hash_prefix": weights.hash_prefix}
+        from zoo.store.fetch.freshness import local_stamp
+
+        local = local_stamp(weights.url, (*options.weights_from, *weights.mirrors))
+        if local is not None:  # a local copy is used first: a different file there is a different input
+            fields["local_source"] = local
         if options.require_pinned:
             fields["require_pinned"] = True  # so that a cached unpinned file is refused too
         return fields
@@ -50,7 +56,7 @@ class FetchStep(Step):
         from zoo.store.fetch.download import fetch
 
         weights = _weights(model)
-        name = unquote(weights.filename)
+        name = weights.filename
         dest = download_path(Path(options.downloads_dir) if options.downloads_dir else workdir / "download", weights)
         result = fetch(
             weights.url,
@@ -64,7 +70,10 @@ class FetchStep(Step):
             progress=inputs.report,  # the command running the step decides what people see
         )
         target = workdir / name
-        os.replace(result.path, target)
+        try:  # the download stays where `zoo fetch` and `zoo lock` look for it
+            os.link(result.path, target)
+        except OSError:
+            shutil.copyfile(result.path, target)
         metrics = {
             "sha256": result.sha256,
             "size": result.size,
@@ -84,7 +93,7 @@ def download_path(downloads: Path, weights: Weights, digest: str | None = None) 
     `zoo lock` downloads to the same place, so a sync right after it finds the file there.
     """
     identity = digest or weights.sha256 or hashlib.sha256(weights.url.encode("utf-8")).hexdigest()
-    return downloads / identity[:16] / unquote(weights.filename)
+    return downloads / identity[:16] / weights.filename
 
 
 def _weights(model: Model) -> Weights:
