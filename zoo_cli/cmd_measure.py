@@ -56,7 +56,8 @@ def measure(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, fam
             error(f"{model_id}: not measured: {why}")
         for model_id, why in differs.items():
             error(f"{model_id}: {why}")
-        info(f"measured {len(counted)} model(s); {', '.join(map(str, written)) or 'no file changed'}")
+        changed = f"wrote {', '.join(map(str, written))}; `zoo docs` updates the index" if written else "no file changed"
+        info(f"measured {len(counted)} model(s); {changed}")
     ctx.exit(1 if failures or differs else 0)
 
 
