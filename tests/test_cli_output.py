@@ -105,3 +105,13 @@ def test_completion_offers_model_ids_and_commands(tmp_path: Path) -> None:
     assert complete("zoo --manifests manifests sync tiny") == ["tinylib/tiny8"]
     assert complete("zoo --manifests manifests eval timm/cspresn") == ["timm/cspresnet50", "timm/cspresnext50"]
     assert complete("zoo --manifests manifests doc") == ["docs", "doctor"]
+
+
+def test_eval_and_bench_json_carry_the_steps_metrics(colours_workspace: Path) -> None:
+    evaluated = run_zoo("eval", "onnx/colours", "--data", "data/folders", "--json", "-q", cwd=colours_workspace)
+    document = json.loads(evaluated.stdout)
+    assert set(document) == {"model", "onnx", "metrics", "warnings", "record"} and evaluated.stderr == ""
+    assert document["metrics"]["top1"] > 0 and document["record"].endswith("record.json")
+    benched = run_zoo("bench", "onnx/colours", "--batch", "1", "--repeats", "2", "--json", cwd=colours_workspace)
+    latency = json.loads(benched.stdout)["metrics"]["latency_ms"]["1"]
+    assert latency["median"] > 0 and benched.returncode == 0

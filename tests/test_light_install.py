@@ -60,3 +60,19 @@ def test_install_runs_pip_with_the_no_deps_step_each_extra_needs(tmp_path: Path)
     assert "'timm>=1.0'" in first and "mmpretrain" not in first
     assert second == "python -m pip install --no-deps mmpretrain==1.2.0"
     assert light_zoo("install", "timm", "--dry-run", home=tmp_path).stdout.count("\n") == 1  # nothing --no-deps
+
+
+def test_a_missing_test_dependency_fails_unless_a_light_install_is_declared(tmp_path: Path) -> None:
+    (tmp_path / "test_needs.py").write_text(
+        "from tests.factories import require\n\n\ndef test_needs() -> None:\n    require('zoo_no_such_module')\n",
+        encoding="utf-8")
+
+    def run(**env: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "test_needs.py"],
+                              cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(ROOT), **env}, capture_output=True,
+                              text=True, timeout=120, check=False)
+
+    strict = run()
+    assert strict.returncode == 1 and "this test needs zoo_no_such_module, which is not installed" in strict.stdout
+    light = run(ZOO_TEST_LIGHT="1")
+    assert light.returncode == 0 and "1 skipped" in light.stdout

@@ -86,7 +86,7 @@ def next_commands(model: Model, record: Record, folder: str, options: RunOptions
                            f"zoo sync {model.id} --calib-dir calib/   # a real calibration set for int8")
     if record.random_weights:
         commands.append(f"zoo sync {model.id}   # real weights: random ones are for pipeline checks only")
-    elif "validate" in record.steps:
+    elif "validate" in record.steps and record.steps["validate"].status in ("ran", "cached"):
         commands.append(f"zoo eval {model.id} --data VAL_DIR   # accuracy against the manifest's expected top-1")
     return commands
 

@@ -555,8 +555,8 @@ def plot_points(catalog: Catalog, records: Mapping[str, Record], task: str) -> l
 #: Where a point's label may go, in points from the marker, tried in order until one is free.
 _LABEL_OFFSETS = tuple(
     (dx, dy, "left" if dx > 0 else "right")
-    for dy in (0, 8, -8, 16, -16, 24, -24, 32, -32, 40, -40, 48, -48, 56, -56, 64, -64)
-    for dx in (5, -5, 30, -30)
+    for dy in (0, *(sign * step for step in range(8, 129, 8) for sign in (1, -1)))
+    for dx in (5, -5, 30, -30, 60, -60)
 )
 
 
