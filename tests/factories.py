@@ -569,8 +569,8 @@ def run_zoo(*args: str, cwd: Path, env: dict[str, str] | None = None) -> subproc
 def synced_workspace(root: Path, *, expected: tuple[float, float] | None = None, baked_batch: bool = False) -> Path:
     """A working folder holding the colour classifier's manifest, its ONNX weights, the two datasets
     (`data/folders`, `data/ImageNet`) and `out/onnx-colours/` written by a real `zoo sync`."""
-    root.mkdir(parents=True, exist_ok=True)
-    weights = colour_classifier(root / "colours.onnx", baked_batch=baked_batch)
+    (root / "manifests").mkdir(parents=True, exist_ok=True)  # the weights sit there: its file URLs may reach them
+    weights = colour_classifier(root / "manifests" / "colours.onnx", baked_batch=baked_batch)
     write_manifest(root / "manifests", colour_manifest(weights, expected=expected), "fixture.yaml")
     items, _, _ = scenario()
     class_folders(root / "data" / "folders", items)
@@ -581,9 +581,10 @@ def synced_workspace(root: Path, *, expected: tuple[float, float] | None = None,
 
 
 def tinylib_workspace(root: Path, more_models: str = "") -> Path:
-    """`root/manifests/tinyfam.yaml` with tinylib's tiny8 (weights `root/tiny8.npz`) and `more_models`
-    (YAML list items, random weights)."""
-    weights = root / "tiny8.npz"
+    """`root/manifests/tinyfam.yaml` with tinylib's tiny8 (weights `root/manifests/tiny8.npz`, beside it, where
+    its file URL may reach) and `more_models` (YAML list items, random weights)."""
+    weights = root / "manifests" / "tiny8.npz"
+    weights.parent.mkdir(parents=True, exist_ok=True)
     tiny8_weights(weights)
     write_manifest(root / "manifests", tinylib_manifest(weights) + more_models, "tinyfam.yaml")
     return root

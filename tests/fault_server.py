@@ -2,8 +2,10 @@
 
 It serves in-memory files with `Range`, `If-Range`, `ETag` and `Last-Modified` like a real
 origin, and lets a test inject what real networks do: dropped connections, 503/429 with
-`Retry-After`, stalls past the client's read timeout, a 200 answer to a Range request, wrong
-bytes, 404s, redirect chains and files that change between requests. Every request is
+`Retry-After`, stalls past the client's read timeout, a 200 answer to a Range request, a 206 of
+the wrong range, wrong bytes, 404s, redirect chains, files that change between requests, and what
+hostile servers do: an endless body, a lying Content-Length, a drip of one byte at a time, a body
+gzip-encoded although the client asked for identity. Every request is
 logged (method, path, Range, status, body bytes sent) so tests can assert on what the
 client actually asked for.
 
@@ -15,6 +17,7 @@ client actually asked for.
 from __future__ import annotations
 
 import email.utils
+import gzip
 import hashlib
 import re
 import socket
@@ -44,6 +47,11 @@ class Fault:
     corrupt: bool = False  # serve bytes that differ from the file (same length)
     bytes_per_second: float | None = None  # stream slowly
     replace_with: bytes | None = None  # this request gets the old bytes, later ones these
+    wrong_range: bool = False  # answer a Range request with 206 and the bytes from 0
+    endless: bool = False  # no Content-Length: the file, then zeros until the client hangs up
+    announce: int | None = None  # the Content-Length sent, whatever the body's length
+    drip: float | None = None  # send one byte, then wait this many seconds, and so on
+    gzip: bool = False  # send the body gzip-encoded (Content-Encoding: gzip) whatever was asked
     times: int | None = 1
 
 
@@ -219,7 +227,9 @@ class _Handler(BaseHTTPRequestHandler):
             data = corrupted(data)
         start, end, status = 0, len(data), 200
         wanted = _RANGE.match(seen.range or "")
-        if wanted and not fault.ignore_range and self._if_range_holds(seen.if_range, file):
+        if wanted and fault.wrong_range:
+            status = 206
+        elif wanted and not fault.ignore_range and self._if_range_holds(seen.if_range, file):
             start = int(wanted[1])
             end = min(int(wanted[2]) + 1, len(data)) if wanted[2] else len(data)
             if start >= len(data):
@@ -227,8 +237,16 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             status = 206
         seen.status = status
+        body = memoryview(data)[start:end]
+        if fault.gzip:
+            body = memoryview(gzip.compress(bytes(body)))
         self.send_response(status)
-        self.send_header("Content-Length", str(end - start))
+        if fault.endless:
+            self.send_header("Connection", "close")
+        else:
+            self.send_header("Content-Length", str(fault.announce if fault.announce is not None else len(body)))
+        if fault.gzip:
+            self.send_header("Content-Encoding", "gzip")
         self.send_header("Accept-Ranges", "bytes")
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{len(data)}")
@@ -237,18 +255,31 @@ class _Handler(BaseHTTPRequestHandler):
         if file.last_modified:
             self.send_header("Last-Modified", file.last_modified)
         self.end_headers()
-        if not head:
-            self._send_body(seen, memoryview(data)[start:end], fault)
+        if head:
+            return
+        if fault.endless:
+            self._send_endless(seen, body)
+        else:
+            self._send_body(seen, body, fault)
 
     @staticmethod
     def _if_range_holds(if_range: str | None, file: _File) -> bool:
         return if_range is None or if_range in (file.etag, file.last_modified)
 
+    def _send_endless(self, seen: SeenRequest, body: memoryview) -> None:
+        """The body, then zeros until the client hangs up or the server stops."""
+        self.close_connection = True
+        chunk = memoryview(bytes(_SEND_CHUNK))
+        while not self.stopping.is_set():
+            seen.sent += len(body)
+            self.wfile.write(body)
+            body = chunk
+
     def _send_body(self, seen: SeenRequest, body: memoryview, fault: Fault) -> None:
         limit = len(body) if fault.drop_after is None else min(fault.drop_after, len(body))
         position = 0
         while position < limit:
-            size = min(_SEND_CHUNK, limit - position)
+            size = min(1 if fault.drip else _SEND_CHUNK, limit - position)
             if fault.stall_after is not None and position < fault.stall_after:
                 size = min(size, fault.stall_after - position)
             chunk = body[position:position + size]
@@ -259,9 +290,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self.wfile.flush()
                 if self.stopping.wait(fault.stall):
                     return
-            if fault.bytes_per_second:
+            if fault.bytes_per_second or fault.drip:
                 self.wfile.flush()
-                if self.stopping.wait(size / fault.bytes_per_second):
+                if self.stopping.wait(fault.drip or size / (fault.bytes_per_second or 1)):
                     return
         if limit < len(body):  # the drop: close mid-body so the client sees a short read
             self.wfile.flush()

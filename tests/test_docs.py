@@ -429,3 +429,24 @@ def test_check_ignores_a_users_local_sync_records(manifests: Path, tmp_path: Pat
     result = zoo(*base, "--check", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert "no sync records" in result.stdout
+
+
+def test_deployed_accuracy_columns_appear_only_with_data(manifests: Path) -> None:
+    assert "### Deployed accuracy" not in pages(manifests)["mini.md"]
+    path = manifests / "mini.yaml"
+    path.write_text(path.read_text(encoding="utf-8").replace(
+        "      flops_g: 10.038\n", "      flops_g: 10.038\n      deployed: {int8: {top1: 78.842, top5: 94.325}}\n"),
+        encoding="utf-8")
+    table = section(pages(manifests)["mini.md"], "### Deployed accuracy")
+    assert table_rows(table)[0] == ["Model", "fp32", "int8 reported"]
+    assert one_row(table, "Alpha") == ["Alpha", "79.582 / 94.704", "78.842 / 94.325"]
+    assert rows_starting(table, "beta") == []  # no deployed numbers, no row
+    alpha, beta = alpha_record(), beta_random_record()
+    alpha.steps["deployed-int8"] = step("deployed-int8", top1=78.5, top5=94.1234, images=50000)
+    alpha.steps["deployed-fp16"] = step("deployed-fp16", "failed")
+    beta.steps["deployed-fp16"] = step("deployed-fp16", top1=0.1, top5=0.5, images=50)
+    table = section(pages(manifests, {"timm/alpha": alpha, "ppcls/beta": beta})["mini.md"], "### Deployed accuracy")
+    assert table_rows(table)[0] == ["Model", "fp32", "int8 reported", "int8 measured by zoo", "fp16 measured by zoo"]
+    assert one_row(table, "Alpha") == ["Alpha", "79.582 / 94.704", "78.842 / 94.325", "78.50 / 94.12 (50000 images)",
+                                       "failed"]
+    assert one_row(table, "beta") == ["beta", "57.20 / -", "-", "-", "random weights"]

@@ -165,7 +165,8 @@ def test_missing_or_changed_onnx_is_explained(colours_workspace: Path, tmp_path:
     result = run_zoo("eval", "onnx/colours", "--data", "data/folders", cwd=colours_workspace)
     assert result.returncode == 1 and "run `zoo sync` first or pass --onnx" in result.stderr
     # --onnx evaluates any file, reporting without a record
-    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", "--onnx", "colours.onnx", cwd=colours_workspace)
+    result = run_zoo("eval", "onnx/colours", "--data", "data/folders", "--onnx", "manifests/colours.onnx",
+                     cwd=colours_workspace)
     assert result.returncode == 0 and "not recorded" in result.stderr
 
 

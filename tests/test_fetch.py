@@ -109,7 +109,7 @@ def test_complete_partial_download_is_finished_on_416(fault_server: FaultServer,
     url = fault_server.add("/w.pth", DATA)
     dest = tmp_path / "w.pth"
     partial = _Partial.beside(dest)
-    partial.start(url, SHA, None)
+    partial.start(url, SHA, None, "identity")
     partial.part.write_bytes(DATA)
     result = fetch(url, dest, sha256=SHA, **FAST)
     (seen,) = fault_server.requests("/w.pth")
@@ -121,7 +121,7 @@ def test_partial_longer_than_the_file_starts_over(fault_server: FaultServer, tmp
     url = fault_server.add("/w.pth", DATA)
     dest = tmp_path / "w.pth"
     partial = _Partial.beside(dest)
-    partial.start(url, SHA, None)
+    partial.start(url, SHA, None, "identity")
     partial.part.write_bytes(DATA + b"junk")
     fetch(url, dest, sha256=SHA, **FAST)
     assert [r.status for r in fault_server.requests("/w.pth")] == [416, 200]

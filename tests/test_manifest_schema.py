@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from zoo.manifest.derived import crop_offset, derive, fp16, fp16_bits
-from zoo.manifest.schema import Accuracy, Model, Preprocess, Validate, deep_merge, family_json_schema
+from zoo.manifest.schema import Accuracy, Dtype, Model, Preprocess, Validate, deep_merge, family_json_schema
 
 PRE = {"crop_pct": 0.875, "mean": [0.485, 0.456, 0.406], "std": [0.229, 0.224, 0.225]}
 
@@ -68,6 +68,31 @@ def test_accuracy_units_convert_to_percent_keeping_digits(value: Decimal, unit: 
 def test_accuracy_rejects(data: dict, message: str) -> None:
     with pytest.raises(ValidationError, match=message.replace("(", r"\(").replace(")", r"\)")):
         Accuracy.model_validate(data)
+
+
+def test_reported_deployed_accuracy_per_dtype() -> None:
+    deployed = {"int8": {"top1": 78.842, "top5": 94.325}, "fp16": {"top1": 79.19}}
+    m = model(reported={"deployed": deployed})
+    assert str(m.reported.deployed[Dtype.int8].top1) == "78.842"
+    assert m.reported.deployed[Dtype.fp16].top5 is None
+    assert model().reported.deployed == {}
+
+
+@pytest.mark.parametrize(
+    ("deployed", "message"),
+    [
+        ({"int8": {"top1": 100.5}}, "less than or equal to 100"),
+        ({"int8": {"top1": -1}}, "greater than or equal to 0"),
+        ({"int8": {"top1": 80, "top5": 70}}, "top5 (70) cannot be below top1 (80)"),
+        ({"int4": {"top1": 80}}, "Input should be 'int8' or 'fp16'"),
+        ({"fp16": {"top5": 90}}, "top1\n  Field required"),
+        ({"fp16": {"top1": 80, "unit": "percent"}}, "Extra inputs are not permitted"),
+    ],
+)
+def test_reported_deployed_rejects(deployed: dict, message: str) -> None:
+    with pytest.raises(ValidationError) as caught:
+        model(reported={"deployed": deployed})
+    assert message in str(caught.value)
 
 
 def test_preprocess_rules() -> None:

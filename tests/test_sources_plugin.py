@@ -58,7 +58,7 @@ def test_sync_converts_validates_and_renders_through_the_plugin(workspace: Path)
 
     import onnxruntime
 
-    weights = dict(np.load(workspace / "tiny8.npz"))
+    weights = dict(np.load(workspace / "manifests" / "tiny8.npz"))
     batch = np.random.default_rng(5).standard_normal((1, 3, 32, 32), dtype=np.float32)
     session = onnxruntime.InferenceSession(str(folder / "tinylib-tiny8.onnx"))
     np.testing.assert_allclose(session.run(None, {"pixels": batch})[0], forward(weights, batch), atol=1e-5)
@@ -75,7 +75,7 @@ def test_render_names_the_plugin_input_before_any_onnx_exists(workspace: Path) -
 
 def test_an_unknown_library_is_a_lint_error_listing_the_plugin(workspace: Path) -> None:
     path = workspace / "manifests" / "tinyfam.yaml"
-    path.write_text(tinylib_manifest(workspace / "tiny8.npz", library="tinylibb"), encoding="utf-8")
+    path.write_text(tinylib_manifest(workspace / "manifests" / "tiny8.npz", library="tinylibb"), encoding="utf-8")
     result = zoo(workspace, "lint", str(path))
     assert result.returncode == 1
     assert "defaults.source.library: 'tinylibb' is not allowed" in result.stderr, result.stderr
@@ -85,7 +85,7 @@ def test_an_unknown_library_is_a_lint_error_listing_the_plugin(workspace: Path) 
 
 def test_the_plugin_checks_its_own_manifest_rules(workspace: Path) -> None:
     path = workspace / "manifests" / "tinyfam.yaml"
-    path.write_text(tinylib_manifest(workspace / "tiny8.npz", name="big"), encoding="utf-8")
+    path.write_text(tinylib_manifest(workspace / "manifests" / "tiny8.npz", name="big"), encoding="utf-8")
     result = zoo(workspace, "lint", str(path))
     assert result.returncode == 1
     assert "models[0]: tinylib architectures are named tinyN (N convolution filters), not 'big'" in result.stderr

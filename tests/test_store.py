@@ -273,6 +273,7 @@ def test_key_lock_excludes_other_processes(tmp_path: Path) -> None:
     store = LocalStore(tmp_path / "store")
     script = (
         "import sys, time\nfrom zoo.store.local import LocalStore\n"
+        "print('ready', flush=True)\n"
         "start = time.monotonic()\n"
         f"with LocalStore({str(store.root)!r}).key_lock('k'):\n"
         "    waited = time.monotonic() - start\n"
@@ -280,7 +281,9 @@ def test_key_lock_excludes_other_processes(tmp_path: Path) -> None:
     )
     with store.key_lock("k"):
         waiter = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
-        time.sleep(1.5)
+        assert waiter.stdout is not None
+        assert waiter.stdout.readline().strip() == "ready"  # imports done: a busy machine cannot eat the wait
+        time.sleep(1.0)
         assert waiter.poll() is None  # still waiting for the lock we hold
     out, _ = waiter.communicate(timeout=30)
     assert float(out) > 0.5

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from zoo.errors import SelectionError, StepError
-from zoo.manifest.schema import Model
+from zoo.manifest.schema import Dtype, Model
 from zoo.pipeline.steps.base import StepReport
 from zoo_cli.cmd_catalog import catalog_from
 from zoo_cli.cmd_sync import EXIT_INTERRUPTED, store_option
@@ -118,10 +118,16 @@ def _measure(ctx: click.Context, model: Model, record: Record, out_root: Path, s
 
 @click.command("eval")
 @click.argument("model_id")
-@click.option("--data", required=True, type=click.Path(path_type=Path),
+@click.option("--data", type=click.Path(path_type=Path),
               help="Labelled images: class folders (n01440764/...) or a folder plus val_label.txt.")
+@click.option("--results", type=click.Path(path_type=Path),
+              help="Score the device instead: a VSX result file, or a `vamp --path_output` folder (with --datalist).")
+@click.option("--datalist", type=click.Path(path_type=Path, dir_okay=False),
+              help="With --results DIR: the .npz list vamp ran on (`zoo npz` writes it); outputs pair with it by number.")
+@click.option("--dtype", type=click.Choice(["int8", "fp16"]),
+              help="With --results: the build the device ran (default: the manifest's deploy.dtype).")
 @click.option("--labels", type=click.Path(path_type=Path, dir_okay=False),
-              help="Label file (`<image> <label>` lines) if not val_label.txt next to the images.")
+              help="Label file (`<image> <label>` lines) if not val_label.txt next to the images, or for --results.")
 @click.option("--limit", type=click.IntRange(min=1), help="Evaluate this many images, spread over the classes.")
 @click.option("--preprocess", "mode", type=click.Choice(["source", "deploy", "both"]), default="source",
               show_default=True, help="The source library's transform, the deployment files' one, or both.")
@@ -134,17 +140,26 @@ def _measure(ctx: click.Context, model: Model, record: Record, out_root: Path, s
 @click.option("--workers", type=click.IntRange(min=1), help="Image decoding threads (default: up to 4).")
 @store_option
 @click.pass_context
-def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None, limit: int | None, mode: str,
-             onnx: Path | None, out_root: Path, batch: int, threads: int | None, workers: int | None,
-             store_dir: Path | None) -> None:
-    """Top-1/top-5 accuracy with ONNX Runtime, checked against the manifest's expected numbers.
+def evaluate(ctx: click.Context, model_id: str, data: Path | None, results: Path | None, datalist: Path | None,
+             dtype: str | None, labels: Path | None, limit: int | None, mode: str, onnx: Path | None, out_root: Path,
+             batch: int, threads: int | None, workers: int | None, store_dir: Path | None) -> None:
+    """Top-1/top-5 accuracy with ONNX Runtime (--data), or of the device's own results (--results),
+    checked against the manifest's expected numbers.
 
-    Exit status 1 when the accuracy lies outside the tolerance max(0.1, 3 standard errors).
+    Exit status 1 when the accuracy lies outside the tolerance max(0.1, 3 standard errors), plus the
+    dtype's quantisation allowance for device results.
     """
     from zoo.deploy.emulate import PIPELINES
     from zoo.pipeline.steps.eval import EvalSettings, EvalStep, run_eval
 
     model = one_model(ctx, model_id)
+    if results is not None:
+        if data is not None or onnx is not None or limit is not None:
+            raise click.UsageError("--results scores what the device returned; leave out --data, --onnx and --limit")
+        _score_device(ctx, model, results, datalist, dtype or model.deploy.dtype.value, labels, out_root)
+        return
+    if data is None:
+        raise click.UsageError("give --data DIR (images to run with ONNX Runtime) or --results PATH (device results)")
     settings = EvalSettings(data=str(data), labels=str(labels) if labels else None, limit=limit,
                             pipelines=PIPELINES if mode == "both" else (mode,), batch=batch, threads=threads,
                             workers=workers)
@@ -164,6 +179,34 @@ def evaluate(ctx: click.Context, model_id: str, data: Path, labels: Path | None,
     for name in settings.pipelines:
         out.print(f"wrote {folder / f'predictions-{name}.txt'}", markup=False)
     _say_recorded(recorded, onnx)
+    if metrics["passed"] is False:
+        ctx.exit(1)
+
+
+def _score_device(ctx: click.Context, model: Model, results: Path, datalist: Path | None, dtype: str,
+                  labels: Path | None, out_root: Path) -> None:
+    """Score the device's results; record them as the model's deployed accuracy for `dtype`."""
+    from zoo.pipeline.record import read_record
+    from zoo.pipeline.steps.deployed import DeviceSettings, deployed_step, score_device
+
+    settings = DeviceSettings(results=str(results), dtype=dtype, datalist=str(datalist) if datalist else None,
+                              labels=str(labels) if labels else None)
+    record = read_record(out_root / model.stem)
+    if record is not None:
+        metrics, _, recorded = _measure(ctx, model, record, out_root, deployed_step(settings), lambda _: None)
+    else:
+        metrics, recorded = score_device(model, settings, random_weights=False).metrics, None
+    out.print(f"{model.id} on the device ({dtype}, {metrics['format']}: {metrics['results']}): "
+              f"{metrics['images']} images, top-1 {metrics['top1']:.2f} %, top-5 {metrics['top5']:.2f} %", markup=False)
+    deployed = model.reported.deployed.get(Dtype(dtype))
+    if deployed is not None:
+        out.print(f"reported upstream for {dtype}: top-1 {deployed.top1}, top-5 {deployed.top5}", markup=False)
+    _print_checks(metrics, f"{dtype} on the device, allowance {metrics['allowance']:g} pt")
+    if recorded is not None:
+        out.print(f"recorded in {recorded}", markup=False)
+    else:
+        warning(f"not recorded: {out_root / model.stem} has no record.json; run `zoo sync {model.id}` first to "
+                "keep the deployed accuracy with the model")
     if metrics["passed"] is False:
         ctx.exit(1)
 
@@ -200,12 +243,17 @@ def _print_eval(metrics: dict[str, Any]) -> None:
     if "top1_changed" in metrics:
         out.print(f"deploy vs source: top-1 changes on {100 * metrics['top1_changed']:.2f} % of the images, "
                   f"mean logit cosine {metrics['logit_cosine']:.6f}", markup=False)
+    _print_checks(metrics, primary)
+
+
+def _print_checks(metrics: dict[str, Any], how: str) -> None:
+    """Each check against the manifest's expected accuracy, or why there is none."""
     if not metrics["compared"]:
         out.print(f"not compared with expected: {metrics['reason']}", markup=False)
         return
     for name, check in metrics["checks"].items():
         status = "[green]pass[/]" if check["passed"] else "[bold red]FAIL[/]"
-        out.print(f"{name} ({primary}): measured {check['measured']:.2f}, expected {check['expected']:.2f}, "
+        out.print(f"{name} ({how}): measured {check['measured']:.2f}, expected {check['expected']:.2f}, "
                   f"tolerance ±{check['tolerance']:.2f} -> {status}")
 
 

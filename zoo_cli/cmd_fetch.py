@@ -11,7 +11,6 @@ import hashlib
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 import click
 
@@ -125,7 +124,7 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
         if weights is None:
             warning(f"{model.id}: no weights in the manifest (random init only); skipped")
             continue
-        dest = out_dir / unquote(weights.filename) if out_dir else download_path(_downloads(store_dir), weights)
+        dest = out_dir / weights.filename if out_dir else download_path(_downloads(store_dir), weights)
         try:
             with fetch_display(dest.name) as progress:
                 result = fetch(weights.url, dest, sha256=weights.sha256, size=weights.size,

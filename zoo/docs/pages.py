@@ -34,7 +34,7 @@ from zoo.deploy.templating import (
 )
 from zoo.errors import DocsError, RenderError
 from zoo.manifest.catalog import Catalog
-from zoo.manifest.schema import Accuracy, AccuracyUnit, Family, LatencyTable, Model, Precision
+from zoo.manifest.schema import Accuracy, AccuracyUnit, Dtype, Family, LatencyTable, Model, Precision
 from zoo.measure.macs import COUNTED_OPS
 from zoo.pipeline.record import Record, StepRecord
 
@@ -330,6 +330,57 @@ def _evaluation(step: StepRecord | None) -> str:
     return cell(text)
 
 
+def _pair(top1: object, top5: object) -> str:
+    return f"{top1} / {top5 if top5 is not None else MISSING}"
+
+
+def _measured_deployed(record: Record | None, dtype: Dtype) -> str | None:
+    """`top-1 / top-5 (N images)` of the device's results for `dtype`, if a record has them."""
+    step = _step(record, f"deployed-{dtype.value}")
+    if step is None or record is None:
+        return None
+    if record.random_weights:
+        return RANDOM_WEIGHTS
+    if not _usable(step):
+        return FAILED
+    top1, top5, images = (_metric(step, name, spec) for name, spec in (("top1", ".2f"), ("top5", ".2f"), ("images", ".0f")))
+    return f"{_pair(top1, top5)} ({images} images)"
+
+
+def _deployed_cell(model: Model, record: Record | None, dtype: Dtype, kind: str) -> str | None:
+    """The `kind` (reported or measured) deployed accuracy of `model` for `dtype`, if there is one."""
+    if kind == "measured":
+        return _measured_deployed(record, dtype)
+    value = model.reported.deployed.get(dtype)
+    return None if value is None else _pair(value.top1, value.top5)
+
+
+def deployed_table(models: list[Model], records: Mapping[str, Record], labels: Mapping[str, str]
+                   ) -> dict[str, Any] | None:
+    """fp32, reported deployed and measured deployed accuracy side by side; columns only where some
+    model has data, rows only for models with deployed numbers, None when there are none."""
+    columns: list[tuple[Dtype, str]] = []
+    cells: dict[str, dict[tuple[Dtype, str], str]] = {}
+    for dtype in Dtype:
+        for kind in ("reported", "measured"):
+            found = {m.id: value for m in models
+                     if (value := _deployed_cell(m, records.get(m.id), dtype, kind)) is not None}
+            if found:
+                columns.append((dtype, kind))
+                for model_id, value in found.items():
+                    cells.setdefault(model_id, {})[(dtype, kind)] = value
+    if not columns:
+        return None
+    rows = []
+    for model in (m for m in models if m.id in cells):
+        expected = model.expected
+        fp32 = _pair(reported(expected.percent("top1")), reported(expected.percent("top5"))) if expected else MISSING
+        rows.append({"name": cell(labels[model.id]), "fp32": fp32,
+                     "cells": [cells[model.id].get(column, MISSING) for column in columns]})
+    headers = [f"{dtype.value} {'reported' if kind == 'reported' else 'measured by zoo'}" for dtype, kind in columns]
+    return {"headers": headers, "rows": rows}
+
+
 def bench_table(pairs: list[tuple[Model, Record]], labels: Mapping[str, str]) -> dict[str, Any] | None:
     """CPU latency of the exported graph, where `zoo bench` ran: median (p90) per batch size."""
     benched: list[tuple[Model, dict[int, Any], StepRecord]] = []
@@ -401,6 +452,7 @@ def family_context(
         "deviations": grouped((labels[m.id], deviation_lines(m)) for m in models),
         "approximations": grouped((labels[m.id], deploy[m.id]["approximations"]) for m in models),
         "latency": latency_tables(models, labels),
+        "deployed": deployed_table(models, records, labels),
         "measured": measured_section(models, records, labels),
         "deploy": [{"name": cell(m.display_name), **deploy[m.id]} for m in models],
     }

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
 from zoo.errors import ManifestError, Problem, SelectionError
+from zoo.manifest.fileurls import refused_file_urls
 from zoo.manifest.located import LocatedDocument, dotted, load_located
 from zoo.manifest.lockfile import apply_locks, is_lock_file, manifest_of
 from zoo.manifest.schema import Family, Model, deep_merge
@@ -188,23 +189,50 @@ def load_family(doc: LocatedDocument) -> tuple[Family, list[tuple[int, Model]], 
         raise ManifestError([Problem(doc.file, 1, 1, "", "a manifest must be a mapping", "start with `family:`")])
     try:
         family = Family.model_validate(doc.data)
-    except ValidationError as exc:
-        raise ManifestError(_problems(exc, doc, (), Family)) from None
+    except ValidationError as exc:  # the header is broken; still report what is wrong with each model
+        problems = _problems(exc, doc, (), Family, data=doc.data)
+        raw_models, defaults = doc.data.get("models"), doc.data.get("defaults")
+        if isinstance(raw_models, list) and isinstance(defaults, dict | None):
+            header = {"family": str(doc.data.get("family")), "dataset": str(doc.data.get("dataset", "ImageNet-1k")),
+                      "defaults": defaults or {}}
+            problems += _load_models(doc, header, raw_models)[1]
+        raise ManifestError(problems) from None
+    header = {"family": family.family, "dataset": family.dataset, "defaults": family.defaults}
+    models, problems = _load_models(doc, header, family.models)
+    return family, models, problems
+
+
+def _load_models(doc: LocatedDocument, header: dict[str, Any],
+                 entries: list[Any]) -> tuple[list[tuple[int, Model]], list[Problem]]:
+    """Merge `defaults` into each entry and validate it on its own: one broken model spares the rest."""
     problems: list[Problem] = []
     models: list[tuple[int, Model]] = []
-    for index, raw in enumerate(family.models):
+    for index, raw in enumerate(entries):
         if not isinstance(raw, dict):
             line, col = doc.locate(("models", index))
             problems.append(Problem(doc.file, line, col, f"models[{index}]", "each model must be a mapping", ""))
             continue
-        merged = deep_merge(family.defaults, raw)
-        merged.setdefault("family", family.family)
-        merged.setdefault("dataset", family.dataset)
+        merged = deep_merge(header["defaults"], raw)
+        merged.setdefault("family", header["family"])
+        merged.setdefault("dataset", header["dataset"])
         try:
-            models.append((index, Model.model_validate(merged)))
+            model = Model.model_validate(merged)
         except ValidationError as exc:
-            problems += _problems(exc, doc, ("models", index), Model, fallback=("defaults",))
-    return family, models, problems
+            problems += _problems(exc, doc, ("models", index), Model, fallback=("defaults",), data=merged)
+            continue
+        refused = refused_file_urls(model, doc.file.parent)
+        if refused:
+            problems += [_located(doc, ("models", index, *path), message, hint) for path, message, hint in refused]
+            continue
+        models.append((index, model))
+    return models, problems
+
+
+def _located(doc: LocatedDocument, path: tuple[str | int, ...], message: str, hint: str) -> Problem:
+    """A problem at `path` of a model entry, or at the same field of `defaults` if the value came from there."""
+    if path not in doc.positions and ("defaults", *path[2:]) in doc.positions:
+        path = ("defaults", *path[2:])
+    return Problem(doc.file, *doc.locate(path), dotted(path), message, hint)
 
 
 def _problems(
@@ -213,11 +241,12 @@ def _problems(
     prefix: tuple[str | int, ...],
     schema: type[BaseModel],
     fallback: tuple[str, ...] | None = None,
+    data: Any = None,
 ) -> list[Problem]:
-    """Turn pydantic errors into located problems with a hint where one helps."""
+    """Turn pydantic errors into located problems with a hint where one helps (`data`: what was validated)."""
     problems = []
     for error in exc.errors(include_url=False):
-        loc = _clean_loc(error["loc"])
+        loc = _clean_loc(error["loc"], data)
         path = (*prefix, *loc)
         if fallback is not None and path not in doc.positions and (*fallback, *loc) in doc.positions:
             path = (*fallback, *loc)  # the value came from the family defaults
@@ -227,12 +256,23 @@ def _problems(
     return problems
 
 
-def _clean_loc(loc: tuple[Any, ...]) -> tuple[str | int, ...]:
-    """Drop pydantic's internal steps (validator names, union branches) from an error path."""
+def _clean_loc(loc: tuple[Any, ...], data: Any) -> tuple[str | int, ...]:
+    """Drop pydantic's internal steps (validator names, union branches) from an error path.
+
+    A step that is a key of the validated data at that point is the user's, whatever it holds
+    (`a[b]` included); only the others are looked at as pydantic's own.
+    """
     cleaned = []
+    node = data
     for part in loc:
-        if isinstance(part, str) and (part.startswith(("function-", "tagged-union")) or "[" in part):
+        if isinstance(node, dict) and part in node:
+            node = node[part]
+        elif isinstance(node, list) and isinstance(part, int) and 0 <= part < len(node):
+            node = node[part]
+        elif isinstance(part, str) and (part.startswith(("function-", "tagged-union")) or "[" in part):
             continue
+        else:
+            node = None
         cleaned.append(part)
     return tuple(cleaned)
 

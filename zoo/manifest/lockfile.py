@@ -18,7 +18,6 @@ always wins over the lock file.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +28,10 @@ from zoo.atomic import atomic_writer
 from zoo.errors import ManifestError, Problem
 from zoo.manifest.located import load_located
 from zoo.manifest.schema import Model, Weights
+from zoo.names import is_sha256
 
 #: Lock files end with this, which the catalog skips when looking for manifests.
 LOCK_SUFFIX = ".lock.yaml"
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _HEADER = """\
 # Weight pins written by `zoo lock`, merged into {manifest} when it is loaded.
 # An entry counts only while its url equals the manifest's; re-run `zoo lock ID` after
@@ -92,7 +91,7 @@ def _pin(entry: object) -> Pin | None:
     if not isinstance(entry, dict) or set(entry) != {"url", "sha256", "size"}:
         return None
     url, sha256, size = entry["url"], entry["sha256"], entry["size"]
-    if not isinstance(url, str) or not isinstance(sha256, str) or not _SHA256.match(sha256):
+    if not isinstance(url, str) or not isinstance(sha256, str) or not is_sha256(sha256):
         return None
     if not isinstance(size, int) or isinstance(size, bool) or size <= 0:
         return None

@@ -26,12 +26,16 @@ import yaml
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     field_validator,
     model_validator,
 )
 from pydantic_core import PydanticCustomError
+
+from zoo import names
+from zoo.urls import url_problem
 
 
 class LibraryFacts(Protocol):
@@ -92,7 +96,7 @@ def use_libraries(libraries: Libraries) -> None:
 class Strict(BaseModel):
     """Base for every manifest block: immutable, unknown keys rejected."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_enum_values=False, allow_inf_nan=False)
 
 
 class Task(StrEnum):
@@ -169,12 +173,11 @@ class Frontend(StrEnum):
     pytorch = "pytorch"
 
 
-_SHA256 = re.compile(r"^[0-9a-f]{64}$")
-_HASH_PREFIX = re.compile(r"^[0-9a-f]{6,64}$")
-_URL_SCHEMES = ("http://", "https://", "file://")
-_ENTRYPOINT = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
-_SUFFIX = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
+_HASH_PREFIX = re.compile(r"[0-9a-f]{6,64}")
+_ENTRYPOINT = re.compile(r"[A-Za-z_][\w.]*:[A-Za-z_]\w*")
+_SUFFIX = re.compile(r"[A-Za-z][A-Za-z0-9]*")
+#: Largest height or width of `input_size`; a larger one is a typo that would ask for gigabytes.
+MAX_INPUT_SIDE = 8192
 #: `source.config` naming the library's standard eval transform rather than a file.
 STANDARD_CONFIG = "standard"
 #: The manifest fields `zoo check` compares with the source library's own config; a
@@ -202,13 +205,25 @@ def weight_formats() -> list[str]:
 
 
 def _url(value: str) -> str:
-    if not value.startswith(_URL_SCHEMES):
-        raise ValueError(f"URL {value!r} must start with http://, https:// or file://")
+    problem = url_problem(value)
+    if problem:
+        raise ValueError(f"URL {value!r} {problem}")
+    return value
+
+
+def _number(value: Any) -> Any:
+    """Refuse text and booleans where a number belongs: `crop_pct: "0.9"` is a mistake, not 0.9."""
+    if isinstance(value, (str, bytes, bool)):
+        raise PydanticCustomError("number_type", "must be a number, not {kind} {value!r}",
+                                  {"kind": type(value).__name__, "value": value})
     return value
 
 
 Url = Annotated[str, AfterValidator(_url)]
-Positive = Annotated[Decimal, Field(gt=0)]
+Int = Annotated[int, BeforeValidator(_number)]
+Float = Annotated[float, BeforeValidator(_number)]
+Dec = Annotated[Decimal, BeforeValidator(_number)]
+Positive = Annotated[Dec, Field(gt=0)]
 
 
 class Paper(Strict):
@@ -245,7 +260,7 @@ class Source(Strict):
     @field_validator("entrypoint")
     @classmethod
     def _entrypoint_form(cls, value: str | None) -> str | None:
-        if value is not None and not _ENTRYPOINT.match(value):
+        if value is not None and not _ENTRYPOINT.fullmatch(value):
             raise ValueError(f"entrypoint {value!r} must look like `package.module:function`")
         return value
 
@@ -286,7 +301,7 @@ class Weights(Strict):
     hash_prefix: str | None = Field(
         None, description="Leading hex digits of the sha256 that the file name carries (torch hub style)."
     )
-    size: int | None = Field(None, gt=0, description="Size in bytes.")
+    size: Int | None = Field(None, gt=0, description="Size in bytes.")
     mirrors: tuple[Url, ...] = ()
 
     @field_validator("format")
@@ -297,14 +312,14 @@ class Weights(Strict):
     @field_validator("sha256")
     @classmethod
     def _sha256_form(cls, value: str | None) -> str | None:
-        if value is not None and not _SHA256.match(value):
+        if value is not None and not names.is_sha256(value):
             raise ValueError("sha256 must be 64 lowercase hex digits")
         return value
 
     @field_validator("hash_prefix")
     @classmethod
     def _prefix_form(cls, value: str | None) -> str | None:
-        if value is not None and not _HASH_PREFIX.match(value):
+        if value is not None and not _HASH_PREFIX.fullmatch(value):
             raise ValueError("hash_prefix must be 6 to 64 lowercase hex digits")
         return value
 
@@ -316,27 +331,38 @@ class Weights(Strict):
             )
         return self
 
+    @field_validator("url")
+    @classmethod
+    def _names_a_file(cls, value: str) -> str:
+        name = names.url_file_name(value)
+        problem = names.file_name_problem(name)
+        if problem:
+            raise ValueError(f"the file name {name!r} of URL {value!r} (decoded) {problem}; "
+                             "zoo saves the download under this name")
+        return value
+
     @property
     def filename(self) -> str:
-        return self.url.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0]
+        """The URL's last path segment, decoded: the name the download is saved under (checked when loaded)."""
+        return names.url_file_name(self.url)
 
 
 class Preprocess(Strict):
     """How the source library feeds the network at evaluation time."""
 
-    crop_pct: float | None = Field(
+    crop_pct: Float | None = Field(
         None, gt=0, le=1, description="timm convention: resize to floor(S / crop_pct), then crop S."
     )
-    resize: int | None = Field(
-        None, gt=0, description="The resize size the source states (PaddleClas `resize_short`)."
+    resize: Int | None = Field(
+        None, gt=0, le=4 * MAX_INPUT_SIDE, description="The resize size the source states (PaddleClas `resize_short`)."
     )
     crop_mode: CropMode = CropMode.center
     interpolation: Interpolation = Interpolation.bilinear
     resize_backend: ResizeBackend = Field(
         ResizeBackend.pil, description="pil (torchvision, timm, mmcls `pillow`) or cv2 (PaddleClas default)."
     )
-    mean: tuple[float, float, float]
-    std: tuple[float, float, float]
+    mean: tuple[Float, Float, Float]
+    std: tuple[Float, Float, Float]
     color: Color = Color.RGB
     value_range: ValueRange = ValueRange.unit
 
@@ -370,8 +396,8 @@ class Preprocess(Strict):
 class Accuracy(Strict):
     """Top-1/top-5 on the evaluation set, as written in `unit`; read `percent()` to compare."""
 
-    top1: Decimal | None = None
-    top5: Decimal | None = None
+    top1: Dec | None = None
+    top5: Dec | None = None
     unit: AccuracyUnit
     source: str | None = Field(None, description="Where the numbers come from (URL or document).")
 
@@ -405,12 +431,26 @@ class LatencyTable(Strict):
 
     device: str = Field(description="e.g. V100, T4")
     precision: Precision
-    batch_ms: dict[int, Positive | None] = Field(
+    batch_ms: dict[Int, Positive | None] = Field(
         description="Batch size -> milliseconds; null where the source shows '-'."
     )
-    size: int | None = Field(None, gt=0, description="Input size measured at, if not input_size.")
+    size: Int | None = Field(None, gt=0, description="Input size measured at, if not input_size.")
     note: str | None = Field(None, description="The source's remark (engine, precision), verbatim.")
     source: str | None = None
+
+
+class DeployedAccuracy(Strict):
+    """Top-1/top-5 in percent of a compiled model on the device, as upstream reports it."""
+
+    top1: Decimal = Field(ge=0, le=100)
+    top5: Decimal | None = Field(None, ge=0, le=100)
+    source: str | None = Field(None, description="Where the numbers come from (URL or document).")
+
+    @model_validator(mode="after")
+    def _top5_not_below_top1(self) -> DeployedAccuracy:
+        if self.top5 is not None and self.top5 < self.top1:
+            raise ValueError(f"top5 ({self.top5}) cannot be below top1 ({self.top1})")
+        return self
 
 
 class Reported(Strict):
@@ -420,6 +460,9 @@ class Reported(Strict):
     params_m: Positive | None = None
     source: str | None = None
     latency: tuple[LatencyTable, ...] = ()
+    deployed: dict[Dtype, DeployedAccuracy] = Field(
+        default_factory=dict, description="Accuracy in percent per deployed dtype, e.g. {int8: {top1: 78.842, top5: 94.325}}."
+    )
     notes: tuple[str, ...] = Field((), description="Discrepancies or remarks worth showing readers.")
 
 
@@ -430,8 +473,8 @@ class ExtraOp(StrEnum):
 class CompileOptions(Strict):
     """Options of the vamc `backend.compile` block beyond `cluster_mode`; absent ones are not written."""
 
-    data_transport_mode: int | None = Field(None, ge=0, description="e.g. 1, as some published builds set it.")
-    dense_special_config: tuple[Annotated[int, Field(gt=0)], ...] | None = Field(
+    data_transport_mode: Int | None = Field(None, ge=0, description="e.g. 1, as some published builds set it.")
+    dense_special_config: tuple[Annotated[Int, Field(gt=0)], ...] | None = Field(
         None, min_length=1, description="e.g. [1, 4096, 4096]; written in the compile and quantize blocks."
     )
 
@@ -443,9 +486,9 @@ class Deploy(Strict):
     calibrate_mode: CalibrateMode = CalibrateMode.percentile
     per_channel: bool = True
     extra_ops: ExtraOp | None = None
-    opset: int | None = Field(None, ge=7, le=21, description="Default: 11 for PyTorch, 10 for paddle2onnx.")
+    opset: Int | None = Field(None, ge=7, le=21, description="Default: 11 for PyTorch, 10 for paddle2onnx.")
     dynamic_batch: bool = False
-    calib_count: int | None = Field(
+    calib_count: Int | None = Field(
         None, gt=0, description="Calibration images; default: the profile's (build_in 50, sdk1 1000)."
     )
     sampler_suffix: str = Field(
@@ -465,7 +508,7 @@ class Deploy(Strict):
     @field_validator("sampler_suffix")
     @classmethod
     def _suffix_form(cls, value: str) -> str:
-        if not _SUFFIX.match(value) or yaml.safe_load(value) != value:  # `on`, `no`: YAML reads a boolean
+        if not _SUFFIX.fullmatch(value) or yaml.safe_load(value) != value:  # `on`, `no`: YAML reads a boolean
             raise ValueError(
                 f"sampler_suffix {value!r} must be a letter then letters and digits, without the dot (e.g. JPEG), "
                 "and not a word YAML reads as a boolean"
@@ -511,9 +554,9 @@ DEFAULT_RTOL = 1e-3
 class Validate(Strict):
     """Parity thresholds between ONNX Runtime and the source framework."""
 
-    atol: float = Field(DEFAULT_ATOL, gt=0, description="Max abs error on logits.")
-    rtol: float = Field(DEFAULT_RTOL, gt=0, description="Max error relative to the logit range.")
-    min_top1_agreement: float = Field(1.0, gt=0, le=1)
+    atol: Float = Field(DEFAULT_ATOL, gt=0, description="Max abs error on logits.")
+    rtol: Float = Field(DEFAULT_RTOL, gt=0, description="Max error relative to the logit range.")
+    min_top1_agreement: Float = Field(1.0, gt=0, le=1)
     reason: str | None = Field(None, description="Required when any threshold is relaxed.")
 
     @model_validator(mode="after")
@@ -534,9 +577,9 @@ class Model(Strict):
     title: str | None = Field(None, description="Display name if different from `name`.")
     source: Source
     weights: Weights | None = Field(None, description="Absent only for models built with random weights.")
-    input_size: tuple[int, int, int]
+    input_size: tuple[Int, Int, Int]
     preprocess: Preprocess
-    num_classes: int = Field(1000, gt=0)
+    num_classes: Int = Field(1000, gt=0, le=1_000_000)
     dataset: str = "ImageNet-1k"
     expected: Accuracy | None = None
     reference: Accuracy | None = Field(None, description="Paper/reference accuracy (the seeds' 'Reference' columns).")
@@ -554,13 +597,14 @@ class Model(Strict):
     license: str | None = None
     tags: tuple[str, ...] = ()
 
-    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True, allow_inf_nan=False)
 
     @field_validator("name")
     @classmethod
     def _name_form(cls, value: str) -> str:
-        if not _NAME.match(value):
-            raise ValueError("name may hold letters, digits, `_`, `.` and `-` only")
+        problem = names.model_name_problem(value)
+        if problem:
+            raise ValueError(f"name {problem}")
         return value
 
     @field_validator("input_size", mode="before")
@@ -577,8 +621,8 @@ class Model(Strict):
     def _positive_size(cls, value: tuple[int, int, int]) -> tuple[int, int, int]:
         if value[0] not in (1, 3):
             raise ValueError("channels must be 1 or 3")
-        if min(value) <= 0:
-            raise ValueError("sizes must be positive")
+        if not all(0 < side <= MAX_INPUT_SIDE for side in value[1:]):
+            raise ValueError(f"height and width must lie in 1..{MAX_INPUT_SIDE}")
         return value
 
     @field_validator("deviations")
@@ -661,8 +705,9 @@ class Family(Strict):
     @field_validator("family")
     @classmethod
     def _slug(cls, value: str) -> str:
-        if not re.match(r"^[a-z0-9][a-z0-9_\-]*$", value):
-            raise ValueError("family must be a lowercase slug (letters, digits, `_`, `-`)")
+        problem = names.family_problem(value)
+        if problem:
+            raise ValueError(f"family {problem}")
         return value
 
 

@@ -34,7 +34,7 @@ DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 LABEL_FILE = "val_label.txt"
 #: File name endings read as images (case-insensitive).
 IMAGE_SUFFIXES = frozenset({".jpeg", ".jpg", ".png", ".bmp", ".webp", ".tif", ".tiff"})
-_WNID = re.compile(r"^n\d{8}$")
+_WNID = re.compile(r"n\d{8}")
 _LAYOUTS_HELP = (
     "expected either one folder per class named by WordNet id (DIR/n01440764/*.JPEG) or images "
     f"in one folder plus `{LABEL_FILE}` (lines `ILSVRC2012_val_00000001.JPEG 65`)"
@@ -54,7 +54,8 @@ def wnids() -> tuple[str, ...]:
 
 
 @functools.cache
-def _wnid_index() -> dict[str, int]:
+def wnid_index() -> dict[str, int]:
+    """WordNet id -> ImageNet-1k class index."""
     return {wnid: index for index, wnid in enumerate(wnids())}
 
 
@@ -135,7 +136,7 @@ def open_dataset(path: Path | str, *, label_file: Path | str | None = None, num_
         return _label_file_layout(root, labels, num_classes)
     subfolders = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
     images_here = find_images(root, recursive=False)
-    class_folders = [p for p in subfolders if _WNID.match(p.name)]
+    class_folders = [p for p in subfolders if _WNID.fullmatch(p.name)]
     if class_folders:
         if images_here:
             raise DatasetError(
@@ -158,7 +159,7 @@ def open_dataset(path: Path | str, *, label_file: Path | str | None = None, num_
 
 
 def _class_folder_layout(root: Path, subfolders: Sequence[Path], num_classes: int) -> Dataset:
-    index = _wnid_index()
+    index = wnid_index()
     unknown = [p.name for p in subfolders if p.name not in index]
     if unknown:
         raise DatasetError(
@@ -178,7 +179,7 @@ def _class_folder_layout(root: Path, subfolders: Sequence[Path], num_classes: in
 
 
 def _label_file_layout(root: Path, label_file: Path, num_classes: int) -> Dataset:
-    listed = _read_label_file(label_file, num_classes)
+    listed = read_label_file(label_file, num_classes)
     images = {p.relative_to(root).as_posix(): p for p in find_images(root)}
     if not images:
         raise DatasetError(f"{root} holds no images ({_LAYOUTS_HELP})")
@@ -198,9 +199,9 @@ def _label_file_layout(root: Path, label_file: Path, num_classes: int) -> Datase
     return Dataset(root, "label-file", samples, label_file)
 
 
-def _read_label_file(path: Path, num_classes: int) -> dict[str, int]:
+def read_label_file(path: Path, num_classes: int) -> dict[str, int]:
     """`name -> class index` from a `<name> <label>` file; the label is an index or a WordNet id."""
-    index = _wnid_index()
+    index = wnid_index()
     labels: dict[str, int] = {}
     lines: dict[str, int] = {}
     try:

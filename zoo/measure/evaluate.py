@@ -421,6 +421,14 @@ def verdict(model: Model, result: EvalResult, *, random_weights: bool) -> Verdic
     Models synced with random weights are reported, never compared: their accuracy means nothing.
     """
     pipeline = "source" if "source" in result.scores else "deploy"
+    return compare(model, result.scores[pipeline], pipeline, random_weights=random_weights)
+
+
+def compare(model: Model, score: TopK, pipeline: str, *, random_weights: bool, allowance: float = 0.0) -> Verdict:
+    """`score` against the manifest's `expected`, within `tolerance` plus `allowance` points.
+
+    The allowance is what a deployment may lose on purpose (quantisation); see `zoo.measure.device`.
+    """
     if random_weights:
         return Verdict(pipeline, (), "the weights are seeded random init: accuracy is reported, not compared")
     expected = model.expected
@@ -428,9 +436,9 @@ def verdict(model: Model, result: EvalResult, *, random_weights: bool) -> Verdic
     if all(v is None for v in values.values()):
         return Verdict(pipeline, (), "the manifest states no expected accuracy")
     population = IMAGENET_VAL_IMAGES if model.dataset == "ImageNet-1k" else None
-    score = result.scores[pipeline]
     checks = tuple(
-        Check(metric, getattr(score, metric), float(value), tolerance(float(value), score.images, population))
+        Check(metric, getattr(score, metric), float(value),
+              tolerance(float(value), score.images, population) + allowance)
         for metric, value in values.items()
         if value is not None
     )

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cache
@@ -31,6 +30,7 @@ from typing import Any
 
 from zoo.errors import StepError, ZooError
 from zoo.manifest.schema import Model
+from zoo.names import is_sha256
 from zoo.pipeline.record import Record
 from zoo.pipeline.steps.base import RunOptions, Step
 from zoo.store.actions import ActionEntry, LastResult
@@ -333,7 +333,6 @@ def explain(
 
 
 _ABSENT = object()
-_DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -350,7 +349,7 @@ def _short(value: Any) -> str:
     if value is _ABSENT:
         return "unset"
     text = value if isinstance(value, str) else json.dumps(value)
-    if _DIGEST.match(text):
+    if is_sha256(text):
         return text[:12]
     from zoo.redaction import redact_text
 

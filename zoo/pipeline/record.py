@@ -12,6 +12,8 @@ writer; eval and bench are opt-in steps of the same pipeline. Well-known metric 
 - render:   ``approximations`` (list of str), ``files`` (list of file names)
 - eval:     ``top1``, ``top5`` (percent), ``images``, ``preprocess`` (source|deploy), ``passed``,
             ``checks``, ``onnx`` (the file measured); outputs ``predictions-<pipeline>``
+- deployed-int8, deployed-fp16 (`zoo eval --results`): ``top1``, ``top5`` (percent, what the device
+            returned), ``images``, ``dtype``, ``format`` (vsx|vamp), ``allowance`` (points), ``passed``, ``checks``
 - bench:    ``latency_ms`` ({batch: {"median": ms, "p90": ms}}), ``machine`` (str), ``threads``
 """
 

@@ -34,7 +34,7 @@ ENTRY_POINT_GROUP = "zoo.sources"
 #: Comma-separated `package.module:ATTR` references to plugin libraries.
 PLUGINS_ENV = "ZOO_SOURCES"
 #: What a library name may look like (it becomes part of model ids and file names).
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+_NAME = re.compile(r"[a-z][a-z0-9_]*")
 
 
 class Registry:
@@ -140,7 +140,7 @@ def _checked(library: object, origin: str) -> SourceLibrary:
     missing = [attribute for attribute in SourceLibrary.REQUIRED if not hasattr(library, attribute)]
     if missing:
         raise SourceLibraryError(f"source library {origin} does not set {', '.join(missing)}")
-    if not isinstance(library.name, str) or not _NAME.match(library.name):
+    if not isinstance(library.name, str) or not _NAME.fullmatch(library.name):
         raise SourceLibraryError(
             f"source library {origin} has the name {library.name!r}; use lowercase letters, digits and `_`"
         )

@@ -1,7 +1,7 @@
 """Pipeline steps, one module per step kind (see `zoo.pipeline.steps.base` for the contract).
 
 `PIPELINE` lists the step classes of `zoo sync` in pipeline order, `OPT_IN` those a command
-adds (`zoo eval`, `zoo bench`), as "module:Class" strings, so that importing this package
+adds (`zoo eval`, `zoo eval --results`, `zoo bench`), as "module:Class" strings, so that importing this package
 costs nothing; the functions below import them when a plan is made.
 """
 
@@ -24,6 +24,8 @@ PIPELINE: tuple[str, ...] = (
 OPT_IN: tuple[str, ...] = (
     "zoo.pipeline.steps.eval:EvalStep",
     "zoo.pipeline.steps.bench:BenchStep",
+    "zoo.pipeline.steps.deployed:DeployedInt8Step",
+    "zoo.pipeline.steps.deployed:DeployedFp16Step",
 )
 
 

@@ -126,8 +126,7 @@ def _metrics(result: EvalResult, judged: Verdict, onnx: Path, dataset: str) -> d
         "compared": judged.compared,
         "passed": judged.passed,
         "reason": judged.reason,
-        "checks": {c.metric: {"expected": c.expected, "tolerance": round(c.tolerance, 4), "measured": c.measured,
-                              "passed": c.passed} for c in judged.checks},
+        "checks": checks_metrics(judged),
         "converted_to_rgb": result.converted,
         "images_per_second": round(result.images_per_second, 2),
         "batch": result.batch,
@@ -139,6 +138,12 @@ def _metrics(result: EvalResult, judged: Verdict, onnx: Path, dataset: str) -> d
         metrics["top1_changed"] = round(result.top1_changed or 0.0, 6)
         metrics["logit_cosine"] = round(result.logit_cosine or 0.0, 6)
     return metrics
+
+
+def checks_metrics(judged: Verdict) -> dict[str, dict[str, Any]]:
+    """Each check of a verdict as the record keeps it, by metric."""
+    return {c.metric: {"expected": c.expected, "tolerance": round(c.tolerance, 4), "measured": c.measured,
+                       "passed": c.passed} for c in judged.checks}
 
 
 def given(settings: _Settings | None, kind: str) -> _Settings:

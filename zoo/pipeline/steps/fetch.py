@@ -11,7 +11,6 @@ import hashlib
 import os
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote
 
 from zoo.errors import FetchError
 from zoo.manifest.schema import Model, Weights
@@ -50,7 +49,7 @@ class FetchStep(Step):
         from zoo.store.fetch.download import fetch
 
         weights = _weights(model)
-        name = unquote(weights.filename)
+        name = weights.filename
         dest = download_path(Path(options.downloads_dir) if options.downloads_dir else workdir / "download", weights)
         result = fetch(
             weights.url,
@@ -84,7 +83,7 @@ def download_path(downloads: Path, weights: Weights, digest: str | None = None) 
     `zoo lock` downloads to the same place, so a sync right after it finds the file there.
     """
     identity = digest or weights.sha256 or hashlib.sha256(weights.url.encode("utf-8")).hexdigest()
-    return downloads / identity[:16] / unquote(weights.filename)
+    return downloads / identity[:16] / weights.filename
 
 
 def _weights(model: Model) -> Weights:

@@ -1,4 +1,11 @@
-"""Unpacking untrusted tar and zip archives without letting a member escape its folder."""
+"""Unpacking untrusted tar and zip archives without letting a member escape its folder or fill the disk.
+
+Bounds (read when an archive is unpacked, so tests and users can change them): the total size
+of its members (`$ZOO_MAX_UNPACK_BYTES`), that size over the archive's own (`$ZOO_MAX_UNPACK_RATIO`,
+measured against at least `RATIO_FLOOR` bytes so that small archives of text pass), and the number
+of members (`$ZOO_MAX_ARCHIVE_MEMBERS`). Sizes are those the headers declare, checked before anything
+is written; tarfile and zipfile then write exactly the declared number of bytes per member.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +21,16 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from zoo.errors import FetchError
+from zoo.names import component_problem
 
 #: Copy granularity when unpacking.
 CHUNK = 1 << 20
+
+MAX_BYTES_ENV, RATIO_ENV, MEMBERS_ENV = "ZOO_MAX_UNPACK_BYTES", "ZOO_MAX_UNPACK_RATIO", "ZOO_MAX_ARCHIVE_MEMBERS"
+DEFAULT_MAX_BYTES = 16 << 30
+DEFAULT_RATIO = 200
+DEFAULT_MEMBERS = 100_000
+RATIO_FLOOR = 64 << 10
 
 #: Raised by tarfile's "data" filter (Python 3.11.4+); nothing to catch on older versions.
 _TAR_FILTER_ERROR: Any = getattr(tarfile, "FilterError", ())
@@ -51,13 +65,49 @@ def safe_extract(archive: Path, dest_dir: Path) -> Path:
     return dest_dir
 
 
+def _limit(name: str, default: int) -> int:
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return default
+    if not text.isdigit() or int(text) <= 0:
+        raise FetchError(f"${name} is {text!r}; it must be a positive whole number (unset it for {default}).")
+    return int(text)
+
+
+class _Budget:
+    """What an archive may expand to; each member is counted before it is written."""
+
+    def __init__(self, archive: Path):
+        self.archive = archive
+        self.max_bytes = _limit(MAX_BYTES_ENV, DEFAULT_MAX_BYTES)
+        self.ratio = _limit(RATIO_ENV, DEFAULT_RATIO)
+        self.max_members = _limit(MEMBERS_ENV, DEFAULT_MEMBERS)
+        self.packed = max(archive.stat().st_size, RATIO_FLOOR)
+        self.members = self.total = 0
+
+    def add(self, size: int) -> None:
+        self.members += 1
+        self.total += max(size, 0)
+        if self.members > self.max_members:
+            self._refuse(f"has more than {self.max_members} members", MEMBERS_ENV)
+        if self.total > self.max_bytes:
+            self._refuse(f"expands to more than {self.max_bytes} bytes", MAX_BYTES_ENV)
+        if self.total > self.ratio * self.packed:
+            self._refuse(f"expands more than {self.ratio} times its own size (a compression bomb?)", RATIO_ENV)
+
+    def _refuse(self, what: str, env: str) -> None:
+        raise FetchError(f"refusing to unpack {self.archive}: it {what}; nothing was unpacked. "
+                         f"If the archive is trusted and really that large, raise ${env}.")
+
+
 class _MemberCheck:
-    """Explicit checks of member names and link targets, shared by tar and zip."""
+    """Explicit checks of member names and link targets, and the size budget, shared by tar and zip."""
 
     def __init__(self, archive: Path):
         self.archive = archive
         self.links: set[PurePosixPath] = set()
         self.files: set[PurePosixPath] = set()
+        self.budget = _Budget(archive)
 
     def refuse(self, member: str, why: str) -> FetchError:
         return FetchError(f"refusing to unpack {self.archive}: member {member!r} {why}. The archive may be malicious.")
@@ -70,6 +120,10 @@ class _MemberCheck:
         parts = [p for p in clean.split("/") if p not in ("", ".")]
         if ".." in parts:
             raise self.refuse(member, "climbs out of the folder with `..`")
+        for part in parts:
+            problem = component_problem(part)
+            if problem:
+                raise self.refuse(member, f"has a path component that {problem}")
         path = PurePosixPath(*parts) if parts else PurePosixPath(".")
         if any(parent in self.links for parent in path.parents) or path in self.links:
             raise self.refuse(member, "would be written through a symbolic link")
@@ -92,8 +146,10 @@ def _unpack_tar(archive: Path, into: Path) -> None:
     check = _MemberCheck(archive)
     try:
         with tarfile.open(archive) as tar:
-            members = tar.getmembers()
-            for member in members:
+            members = []
+            for member in tar:  # one header at a time: a bomb is refused at its first oversized member
+                check.budget.add(member.size)
+                members.append(member)
                 path = check.path(member.name)
                 if member.ischr() or member.isblk():
                     raise check.refuse(member.name, "is a device file")
@@ -121,6 +177,8 @@ def _unpack_zip(archive: Path, into: Path) -> None:
     check = _MemberCheck(archive)
     try:
         with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                check.budget.add(info.file_size)
             for info in zf.infolist():
                 path = check.path(info.filename)
                 mode = info.external_attr >> 16

@@ -21,7 +21,6 @@ import email.utils
 import hashlib
 import json
 import os
-import posixpath
 import queue
 import random
 import re
@@ -31,12 +30,14 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Self
-from urllib.parse import unquote, urlsplit, urlunsplit
+from urllib.parse import quote, urlsplit, urlunsplit
 from urllib.request import url2pathname
 
 from zoo import __version__
 from zoo.errors import FetchError, IntegrityError
+from zoo.names import file_name_problem, url_file_name
 from zoo.redaction import redact, redact_text
+from zoo.store.fetch.limits import Clock, Limits, too_large
 
 if TYPE_CHECKING:
     import requests
@@ -102,16 +103,18 @@ def fetch(
     offline: bool = False,
     require_pinned: bool = False,
     timeout: tuple[float, float] = (10, 60),
-    retries: int = 5,
+    retries: int | None = None,
     progress: FetchProgress | None = None,
+    limits: Limits | None = None,
 ) -> FetchResult:
     """Put the file at `url` (http(s)://, file:// or a path) at `dest`, checked against the pins.
 
     `mirrors` are folders or URL prefixes where the file name is looked for before `url` (an
     entry that already ends with the file name is used as it is). `offline` allows local
     places only. `require_pinned` refuses anything without `sha256`. `retries` counts failed
-    attempts in a row that made no progress. `progress` hears about the transfer (bytes, retries,
-    waits and a summary line); the caller decides what to show, and None shows nothing.
+    attempts in a row that kept no new bytes (default: `limits.retries`). `progress` hears about the transfer (bytes, retries,
+    waits and a summary line); the caller decides what to show, and None shows nothing. `limits`
+    bound each place's bytes and time (default: from the environment, `limits.Limits.from_env`).
 
     A `dest` that already holds the pinned file is kept (`attempts == 0`); an unpinned one is
     fetched again, unless another process published it while this one waited for the lock.
@@ -123,6 +126,9 @@ def fetch(
             "refusing to fetch it. Pin it with `zoo lock ID`, or drop --require-pinned."
         )
     pins = _Pins(sha256, size, hash_prefix)
+    limits = limits or Limits.from_env()
+    if size is not None and size > limits.max_bytes:
+        raise too_large(redact(url), size, limits, announced=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     reporter = progress or _Silent()
     seen_before = _signature(dest)
@@ -130,7 +136,8 @@ def fetch(
         present = _already_there(dest, pins, seen_before, url)
         if present is not None:
             return present
-        return _fetch_from_sources(url, dest, pins, mirrors, offline, timeout, retries, reporter)
+        patience = (timeout, limits.retries if retries is None else retries, limits)
+        return _fetch_from_sources(url, dest, pins, mirrors, offline, patience, reporter)
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -167,11 +174,13 @@ def _fetch_from_sources(
     pins: _Pins,
     mirrors: Sequence[str],
     offline: bool,
-    timeout: tuple[float, float],
-    retries: int,
+    patience: tuple[tuple[float, float], int, Limits],
     reporter: FetchProgress,
 ) -> FetchResult:
-    """Try each mirror, then `url`; publish the first bytes that pass the checks."""
+    """Try each mirror, then `url`; publish the first bytes that pass the checks.
+
+    `patience` is (timeout, retries, limits) for each place."""
+    timeout, retries, limits = patience
     started = time.monotonic()
     name = _file_name(url)
     partial = _Partial.beside(dest)
@@ -188,10 +197,10 @@ def _fetch_from_sources(
             continue
         try:
             if local is not None:
-                digest, nbytes = _copy_local(local, partial, reporter)
+                digest, nbytes = _copy_local(local, partial, reporter, limits)
                 resumed, attempts = 0, 1
             else:
-                download = _HttpDownload(place, partial, pins, timeout, reporter)
+                download = _HttpDownload(place, partial, pins, timeout, reporter, limits)
                 digest, nbytes, resumed, attempts = download.run(retries)
             _publish(partial, dest, digest, nbytes, pins, label)
         except FetchError as exc:
@@ -240,13 +249,17 @@ def _quarantine(part: Path, dest: Path, digest: str) -> Path:
 
 
 def _file_name(url: str) -> str:
-    """The last path segment of `url` (still percent-encoded for http URLs)."""
+    """The last path segment of `url`, decoded, if it is a safe file name (it is joined onto mirror folders)."""
     if _local_path(url) is not None and urlsplit(url).scheme != "file":
         name = Path(url).name
     else:
-        name = posixpath.basename(urlsplit(url).path)
+        name = url_file_name(url)
     if not name:
         raise FetchError(f"{redact(url)} names no file (it ends with `/`); point it at the file itself.")
+    problem = file_name_problem(name)
+    if problem:
+        raise FetchError(f"{redact(url)}: its file name {name!r} (decoded) {problem}; refusing to fetch it. "
+                         "Point the URL at a plainly named file, or fetch it yourself and use --weights-from DIR.")
     return name
 
 
@@ -271,18 +284,18 @@ def _candidates(url: str, mirrors: Sequence[str], name: str) -> list[str]:
         local = _local_path(mirror)
         if local is None:
             parts = urlsplit(mirror)
-            path = parts.path if posixpath.basename(parts.path) == name else parts.path.rstrip("/") + "/" + name
+            path = parts.path if url_file_name(mirror) == name else parts.path.rstrip("/") + "/" + quote(name)
             places.append(urlunsplit(parts._replace(path=path)))
-        elif local.name == unquote(name) and not local.is_dir():
+        elif local.name == name and not local.is_dir():
             places.append(str(local))
         else:
-            places.append(str(local / unquote(name)))
+            places.append(str(local / name))
     places.append(url)
     return list(dict.fromkeys(places))
 
 
-def _copy_local(source: Path, partial: _Partial, reporter: FetchProgress) -> tuple[str, int]:
-    """Copy `source` into the `.part` file, hashing as it goes."""
+def _copy_local(source: Path, partial: _Partial, reporter: FetchProgress, limits: Limits) -> tuple[str, int]:
+    """Copy `source` into the `.part` file, hashing as it goes (a device file is endless: bounded too)."""
     partial.discard()
     hasher = hashlib.sha256()
     nbytes = 0
@@ -294,10 +307,15 @@ def _copy_local(source: Path, partial: _Partial, reporter: FetchProgress) -> tup
                 hasher.update(chunk)
                 nbytes += len(chunk)
                 reporter.advance(len(chunk))
+                if nbytes > limits.max_bytes:
+                    break
     except OSError as exc:
         raise FetchError(
             f"cannot copy {source} to {partial.part}: {exc.strerror or exc}. Check permissions and free space."
         ) from None
+    if nbytes > limits.max_bytes:
+        partial.discard()
+        raise too_large(str(source), limits.max_bytes, limits, announced=False)
     return hasher.hexdigest(), nbytes
 
 
@@ -352,16 +370,23 @@ class _Partial:
             return 0, None
         if not isinstance(meta, dict) or meta.get("url") != label or meta.get("sha256") != sha256:
             return 0, None
+        if meta.get("encoding") != "identity":  # decoded bytes on disk do not line up with the server's ranges
+            return 0, None
         validator = meta.get("validator")
         if not validator and not sha256:
             return 0, None
         return have, validator
 
-    def start(self, label: str, sha256: str | None, validator: str | None) -> None:
-        """Begin afresh: old bytes go first, then the sidecar, so no crash can pair them wrongly."""
+    def start(self, label: str, sha256: str | None, validator: str | None, encoding: str) -> None:
+        """Begin afresh: old bytes go first, then the sidecar, so no crash can pair them wrongly.
+
+        Only an `identity`-encoded body is ever resumed: a server that gzips it anyway has its
+        bytes decoded on the way to disk, and their offsets are not the server's.
+        """
         self.part.unlink(missing_ok=True)
         tmp = self.sidecar.with_name(self.sidecar.name + ".tmp")
-        tmp.write_text(json.dumps({"url": label, "sha256": sha256, "validator": validator}), encoding="utf-8")
+        meta = {"url": label, "sha256": sha256, "validator": validator, "encoding": encoding}
+        tmp.write_text(json.dumps(meta), encoding="utf-8")
         os.replace(tmp, self.sidecar)
 
     def discard(self) -> None:
@@ -370,50 +395,73 @@ class _Partial:
 
 
 class _Retry(Exception):
-    """A failure worth another attempt; `progressed` when bytes were gained before it."""
+    """A failure worth another attempt (after `wait` seconds if the server said so)."""
 
-    def __init__(self, reason: str, *, wait: float | None = None, progressed: bool = False):
+    def __init__(self, reason: str, *, wait: float | None = None):
         super().__init__(reason)
         self.reason = reason
         self.wait = wait
-        self.progressed = progressed
 
 
 class _HttpDownload:
     """One URL fetched into a `.part` file, resumed and retried until complete or hopeless."""
 
-    def __init__(self, url: str, partial: _Partial, pins: _Pins, timeout: tuple[float, float], reporter: FetchProgress):
+    def __init__(self, url: str, partial: _Partial, pins: _Pins, timeout: tuple[float, float],
+                 reporter: FetchProgress, limits: Limits):
         self.url = url
         self.label = redact(url)
         self.partial = partial
         self.pins = pins
         self.timeout = timeout
         self.reporter = reporter
+        self.limits = limits
+        self.ceiling = min(pins.size, limits.max_bytes) if pins.size is not None else limits.max_bytes
+        self.clock = Clock(self.label, limits)
+        self.seen: set[str] = set()  # what the server did that defeats resuming, for the final message
 
     def run(self, retries: int) -> tuple[str, int, int, int]:
-        """(sha256, size, resumed bytes, attempts) of the complete `.part` file."""
+        """(sha256, size, resumed bytes, attempts) of the complete `.part` file.
+
+        An attempt counts as progress only if it leaves more bytes that the next attempt will
+        really resume from than any attempt before it: bytes a server makes us discard (it ignores
+        Range, sends the wrong range, gives no validator) are no progress, so such a server runs
+        out of retries instead of being asked forever.
+        """
         import requests
 
-        failures = attempts = 0
+        failures = attempts = kept = 0
         with requests.Session() as session:
             session.headers["User-Agent"] = f"zoo/{__version__}"
             while True:
                 attempts += 1
+                self.clock.check(f"{attempts - 1} attempt(s) made")
                 try:
                     digest, nbytes, resumed = self._attempt(session)
                     return digest, nbytes, resumed, attempts
                 except _Retry as retry:
-                    failures = 1 if retry.progressed else failures + 1
+                    now_kept = self.partial.resumable(self.label, self.pins.sha256)[0]
+                    failures = 1 if now_kept > kept else failures + 1
+                    kept = max(kept, now_kept)
                     if failures > retries:
-                        raise FetchError(
-                            f"cannot fetch {self.label}: {retry.reason}; gave up after {attempts} attempt(s). "
-                            "Try again later (the next run resumes where this one stopped), "
-                            "or use --weights-from DIR|URL."
-                        ) from None
-                    wait = retry.wait if retry.wait is not None else _backoff(failures)
-                    if wait > 0:
-                        self.reporter.note(f"{self.label}: {retry.reason}; retrying in {wait:.1f} s")
-                    time.sleep(wait)
+                        raise self._gave_up(retry.reason, attempts, failures) from None
+                    self._wait(retry, failures)
+
+    def _wait(self, retry: _Retry, failures: int) -> None:
+        """Sleep before the next attempt, never past the deadline."""
+        wait = retry.wait if retry.wait is not None else _backoff(failures)
+        wait = max(0.0, min(wait, self.clock.left()))
+        if wait > 0:
+            self.reporter.note(f"{self.label}: {retry.reason}; retrying in {wait:.1f} s")
+        time.sleep(wait)
+        self.clock.check(retry.reason)
+
+    def _gave_up(self, reason: str, attempts: int, failures: int) -> FetchError:
+        did = f" The server {'; '.join(sorted(self.seen))}." if self.seen else ""
+        return FetchError(
+            f"cannot fetch {self.label}: {reason}; gave up after {attempts} attempt(s), the last {failures} "
+            f"in a row keeping no new bytes.{did} Try again later (the next run resumes what was kept), "
+            "or use --weights-from DIR|URL."
+        )
 
     def _attempt(self, session: requests.Session) -> tuple[str, int, int]:
         """One request: (sha256, size, resumed bytes) of the completed `.part`, or `_Retry`."""
@@ -423,7 +471,7 @@ class _HttpDownload:
             headers["Range"] = f"bytes={offset}-"
             if validator:
                 headers["If-Range"] = validator
-        response = self._get(session, headers)
+        response = self._get(session, headers, (self.timeout[0], max(0.05, min(self.timeout[1], self.clock.left()))))
         with response:
             status = response.status_code
             if status == 416 and offset:
@@ -435,10 +483,21 @@ class _HttpDownload:
                 start, total = _content_range(response.headers.get("Content-Range", ""))
                 if start != offset:
                     self.partial.discard()
-                    raise _Retry(f"server sent bytes from {start}, not {offset}; starting over", progressed=True)
+                    self.seen.add(f"sent a different range than asked (bytes from {start}, not {offset})")
+                    raise _Retry(f"server sent bytes from {start}, not {offset}; starting over")
+                if _encoding(response) != "identity":
+                    self.partial.discard()
+                    self.seen.add("encoded a partial answer (Content-Encoding), which cannot be appended")
+                    raise _Retry("server encoded a partial answer; starting over")
             elif status == 200:  # a fresh answer: the server ignored Range, or the file changed
+                if offset:
+                    self.seen.add("answered a Range request with the whole file (no resume)")
                 offset, total = 0, _content_length(response)
-                self.partial.start(self.label, self.pins.sha256, _validator(response))
+                validator = _validator(response)
+                if validator is None and self.pins.sha256 is None:
+                    self.seen.add("gave no ETag or Last-Modified, so an interrupted download cannot resume "
+                                  "(a sha256 pin from `zoo lock` allows it)")
+                self.partial.start(self.label, self.pins.sha256, validator, _encoding(response))
             else:
                 raise self._refused(response)
             self._check_announced(total)
@@ -448,11 +507,13 @@ class _HttpDownload:
                 received = self._stream(response, hasher, offset, total)
                 return hasher.hexdigest(), offset + received, offset
 
-    def _get(self, session: requests.Session, headers: dict[str, str]) -> requests.Response:
+    def _get(self, session: requests.Session, headers: dict[str, str],
+             timeout: tuple[float, float]) -> requests.Response:
+        """GET with the read timeout cut to what is left of the deadline."""
         import requests
 
         try:
-            return session.get(self.url, headers=headers, stream=True, timeout=self.timeout)
+            return session.get(self.url, headers=headers, stream=True, timeout=timeout)
         except requests.TooManyRedirects:
             raise FetchError(
                 f"cannot fetch {self.label}: too many redirects (a redirect loop?). "
@@ -482,21 +543,22 @@ class _HttpDownload:
                     hasher.update(chunk)
                     received += len(chunk)
                     self.reporter.advance(len(chunk))
-                    if self.pins.size is not None and offset + received > self.pins.size:
-                        too_long = True  # stop here: the size check will quarantine it
+                    if offset + received > self.ceiling:
+                        too_long = True
                         break
+                    self.clock.check(f"{_human(offset + received)} received")
         except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
-            raise _Retry(
-                f"{_network_reason(exc)} after {_human(offset + received)}", progressed=received > 0
-            ) from None
+            self.clock.check(f"{_network_reason(exc)} after {_human(offset + received)}")
+            raise _Retry(f"{_network_reason(exc)} after {_human(offset + received)}") from None
         except OSError as exc:
             raise FetchError(
                 f"cannot write {self.partial.part}: {exc.strerror or exc}. Check free space and permissions."
             ) from None
-        if total is not None and offset + received < total and not too_long:
-            raise _Retry(
-                f"connection closed after {_human(offset + received)} of {_human(total)}", progressed=received > 0
-            )
+        if too_long and self.pins.size is None:
+            self.partial.discard()
+            raise too_large(self.label, self.ceiling, self.limits, announced=False)
+        if total is not None and offset + received < total and not too_long:  # too long: the size check quarantines
+            raise _Retry(f"connection closed after {_human(offset + received)} of {_human(total)}")
         return received
 
     def _nothing_left(self, response: requests.Response, offset: int) -> tuple[str, int, int]:
@@ -505,9 +567,12 @@ class _HttpDownload:
         if total == offset:
             return _hash_path(self.partial.part)[0], offset, offset
         self.partial.discard()
-        raise _Retry("the partial download is longer than the file; starting over", wait=0, progressed=True)
+        raise _Retry("the partial download is longer than the file; starting over", wait=0)
 
     def _check_announced(self, total: int | None) -> None:
+        if total is not None and self.pins.size is None and total > self.ceiling:
+            self.partial.discard()
+            raise too_large(self.label, total, self.limits, announced=True)
         if total is not None and self.pins.size is not None and total != self.pins.size:
             self.partial.discard()
             raise IntegrityError(
@@ -551,12 +616,12 @@ def _retry_after(response: requests.Response) -> float | None:
     return min(max(seconds, 0.0), RETRY_AFTER_CAP)
 
 
-_CONTENT_RANGE = re.compile(r"^\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*$")
+_CONTENT_RANGE = re.compile(r"\s*bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)\s*")
 
 
 def _content_range(value: str) -> tuple[int | None, int | None]:
     """(first byte, full length) from `bytes 100-199/200` or `bytes */200`."""
-    match = _CONTENT_RANGE.match(value)
+    match = _CONTENT_RANGE.fullmatch(value)
     if not match:
         return None, None
     start = int(match[1]) if match[1] is not None else None
@@ -564,9 +629,14 @@ def _content_range(value: str) -> tuple[int | None, int | None]:
     return start, total
 
 
+def _encoding(response: requests.Response) -> str:
+    """The body's Content-Encoding (`identity` when none is named)."""
+    return response.headers.get("Content-Encoding", "identity").strip().lower() or "identity"
+
+
 def _content_length(response: requests.Response) -> int | None:
     """Body length of a 200 answer, if the bytes we get are the bytes counted."""
-    if response.headers.get("Content-Encoding", "identity").lower() != "identity":
+    if _encoding(response) != "identity":
         return None  # requests decodes it: the length counts the encoded bytes
     value = response.headers.get("Content-Length", "")
     return int(value) if value.isdigit() else None
