@@ -3,8 +3,8 @@
 The folders are written here with one disagreement of each kind seeded into the upstream files:
 a resize the library contradicts (zoo right), a resize filter that is not the source's (zoo
 right), a statistic written unrounded (format), a colour conversion and build settings that are
-deployment choices (upstream right). PaddleClas is read at its installed version (no import of
-paddle), so nothing touches the network.
+deployment choices (upstream right). The rows link PaddleClas 2.6.0, the installed version,
+which is read without importing paddle or touching the network.
 """
 
 from __future__ import annotations
@@ -26,12 +26,12 @@ README = """\
 ## Code Source
 ```
 link: https://github.com/PaddlePaddle/PaddleClas
-tag: v2.4.0
+tag: v2.6.0
 ```
 
 | 模型  | 源码 | top1 | top5 | MACs(G) | params(M) | input size |
 | :---: | :--: | :--: | :--: | :---: | :----: | :--------: |
-| DPN68 |[ppcls](https://github.com/PaddlePaddle/PaddleClas/blob/v2.4.0/docs/zh_CN/models/DPN.md)|   76.78   |   93.43   |   2.35    |   12.68     |     224       |
+| DPN68 |[ppcls](https://github.com/PaddlePaddle/PaddleClas/blob/v2.6.0/docs/zh_CN/models/DPN.md)|   76.78   |   93.43   |   2.35    |   12.68     |     224       |
 | resnet50 |[keras](https://github.com/keras-team/keras/blob/2.3.1/keras/applications/resnet.py)  |   74.86   |   92.038  | 7.76      | 25.6       |   224        |
 """
 FP16_MEAN = [0.485107421875, 0.4560546875, 0.406005859375]

@@ -230,6 +230,23 @@ def deviation_lines(model: Model) -> list[str]:
     return [f"`{name}`: {reason.strip()}" for name, reason in model.deviations.items()]
 
 
+def upstream_rows(models: list[Model], labels: Mapping[str, str]) -> list[dict[str, str]]:
+    """Every field where a migrated model's upstream files differ from zoo's rendering, with its verdict."""
+    rows = []
+    for model in models:
+        for found in model.upstream.fields if model.upstream else ():
+            rows.append({"name": labels[model.id], "file": cell(found.file.rsplit("/", 1)[-1]),
+                         "field": cell(found.field), "upstream": cell(_shown(found.upstream)),
+                         "zoo": cell(_shown(found.zoo)), "verdict": found.verdict.value, "why": cell(found.why or "")})
+    return rows
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return "-" if value is None else str(value)
+
+
 def grouped(lines_per_model: Iterable[tuple[str, Iterable[str]]]) -> list[dict[str, Any]]:
     """Each text once, with every model (label) it concerns, in first-appearance order.
 
@@ -450,6 +467,7 @@ def family_context(
         "models": [model_row(m) for m in models],
         "notes": grouped((labels[m.id], (*m.reported.notes, *relaxed_validation(m))) for m in models),
         "deviations": grouped((labels[m.id], deviation_lines(m)) for m in models),
+        "upstream": upstream_rows(models, labels),
         "approximations": grouped((labels[m.id], deploy[m.id]["approximations"]) for m in models),
         "latency": latency_tables(models, labels),
         "deployed": deployed_table(models, records, labels),

@@ -79,9 +79,10 @@ def with_models(text: str, entries: Sequence[dict[str, Any]], file: Path) -> str
     return head + added + text[insert_at:]
 
 
-def new_family_text(family: str, defaults: dict[str, Any], entries: Sequence[dict[str, Any]], header: str) -> str:
-    """A new family file: a comment, the family's fields, its defaults and `entries`."""
-    top = {"family": family, "title": family, "task": "classification", "dataset": "ImageNet-1k"}
+def new_family_text(family: str, defaults: dict[str, Any], entries: Sequence[dict[str, Any]], header: str,
+                    about: dict[str, Any] | None = None) -> str:
+    """A new family file: a comment, the family's fields (`about` may give its title, paper ...), defaults, `entries`."""
+    top = {"family": family, "title": family, **(about or {}), "task": "classification", "dataset": "ImageNet-1k"}
     text = f"# {header}\n" + dump(top)
     if defaults:
         text += "\n" + dump({"defaults": defaults})

@@ -95,6 +95,8 @@ class Folder:
     layout: str
     rows: list[Row]
     tags: dict[str, str]  # library link (repository) -> the tag the README's code-source block names
+    title: str = ""  # the README's first heading
+    paper: tuple[str, str] | None = None  # (title, URL) of the first arXiv link
     vdsp: dict[tuple[str, str], Path] = field(default_factory=dict)  # (library, name key) -> file
     builds: dict[str, BuildSettings] = field(default_factory=dict)  # library -> settings
 
@@ -121,7 +123,11 @@ def read_folder(root: Path) -> Folder:
     text = _text(readme, "the family's README with its model table")
     layout = next((name for name, (vdsp, _) in LAYOUTS.items() if (root / vdsp).is_dir()), "build_in")
     vdsp_dir, build_dir = (root / part for part in LAYOUTS[layout])
-    folder = Folder(root, root.name, layout, model_rows(readme, text), code_tags(text))
+    heading = re.search(r"^#\s+(.+?)\s*$", text, re.MULTILINE)
+    paper = re.search(r"\[([^\]]+)\]\((https?://arxiv\.org/[^)\s]+)\)", text)
+    folder = Folder(root, root.name, layout, model_rows(readme, text), code_tags(text),
+                    title=heading.group(1) if heading else root.name,
+                    paper=(paper.group(1).strip(), paper.group(2)) if paper else None)
     for path in sorted(vdsp_dir.glob("*.json")) if vdsp_dir.is_dir() else ():
         _document(path)  # a file that does not parse is an error now, not a silent skip later
         prefix, _, name = path.name.removesuffix(".json").removesuffix("-vdsp_params").partition("-")

@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from zoo.errors import LibraryConfigError
 from zoo.manifest.catalog import Catalog
-from zoo.manifest.edit import check_text, new_family_text, with_models
+from zoo.manifest.edit import check_text, entry_text, new_family_text, with_models
 from zoo.manifest.schema import STANDARD_CONFIG
 from zoo.sources import registry
 from zoo.sources.config import ConfigQuery, LibraryConfig
-from zoo.sources.importer import ImportPlan, _family_defaults, _target, beyond_defaults, model_entry, shared_defaults
+from zoo.sources.importer import (
+    ImportPlan,
+    beyond_defaults,
+    family_defaults,
+    model_entry,
+    shared_defaults,
+    target_file,
+)
 from zoo.sources.vmz_folder import Folder, Row, name_key, read_folder
 from zoo.sources.vmz_verdicts import upstream_block
 
@@ -35,6 +42,8 @@ VMZ_CLASSIFICATION = "https://github.com/Vastai/VastModelZOO/blob/main/cv/classi
 #: The release a library's rows are pinned to where neither the row nor the README names one
 #: (VastModelZOO's timm rows link timm 0.6.5, a few link `master`).
 PINNED = {"timm": "0.6.5"}
+#: The libraries read at the version the rows link (a pinned wheel); the others at their installed version.
+READ_AT_LINKED = ("timm", "ppcls")
 _VERSION_IN_LINK = re.compile(r"/(?:blob|tree)/(?:release/)?v?(\d+(?:\.\d+)+)/")
 _WHY_SKIPPED = "zoo has no {library} converter; convert it yourself and add it as an `onnx` model"
 
@@ -46,6 +55,7 @@ class Resolved:
     row: Row
     config: LibraryConfig
     version: str | None  # the version the row links, written as `source.version`
+    name: str  # the model's name in the manifest
 
 
 def plan_vmz_import(catalog: Catalog, root: Path, cache: Path, *, family: str | None = None,
@@ -53,7 +63,7 @@ def plan_vmz_import(catalog: Catalog, root: Path, cache: Path, *, family: str | 
     """Read a family folder and lay out the manifest text its convertible rows make (see the module docstring)."""
     folder = read_folder(root)
     slug = family or folder.family
-    file, slug, existing = _target(catalog, slug if into is None else family, into)
+    file, slug, existing = target_file(catalog, slug if into is None else family, into)
     plan = ImportPlan(file, slug, text="", preview="")
     entries = []
     for resolved in _resolve(folder, cache, offline, plan.skipped):
@@ -69,12 +79,16 @@ def plan_vmz_import(catalog: Catalog, root: Path, cache: Path, *, family: str | 
     if existing is None:
         defaults = shared_defaults([beyond_defaults(entry, {}) for entry in entries])
         entries = [beyond_defaults(entry, defaults) for entry in entries]
+        about: dict[str, Any] = {"title": folder.title}
+        if folder.paper:
+            about["paper"] = {"title": folder.paper[0], "url": folder.paper[1]}
         plan.text = plan.preview = new_family_text(slug, defaults, entries, f"Migrated from VastModelZOO "
-                                                   f"cv/classification/{folder.family} by `zoo import vmz`.")
+                                                   f"cv/classification/{folder.family} by `zoo import vmz`.", about)
     else:
-        defaults = _family_defaults(existing)
+        defaults = family_defaults(existing)
         entries = [beyond_defaults(entry, defaults) for entry in entries]
-        plan.text = plan.preview = with_models(existing, entries, file)
+        plan.text = with_models(existing, entries, file)
+        plan.preview = "".join(entry_text(entry, 2) for entry in entries)
     check_text(file, plan.text, plan.added)
     return plan
 
@@ -84,9 +98,9 @@ def migrated_entry(folder: Folder, resolved: Resolved, family: str) -> dict[str,
     row, config = resolved.row, resolved.config
     entry, _ = model_entry(config, STANDARD_CONFIG if config.library == "ppcls" else None)
     readme = f"{VMZ_CLASSIFICATION}/{folder.family}/README.md"
-    entry["name"] = config.arch if config.library != "mmcls" else re.sub(r"[^A-Za-z0-9_.\-]", "_", row.name)
+    entry["name"] = resolved.name
     entry["source"] = {**entry["source"], "repo": row.link}
-    if config.library == "mmcls":
+    if resolved.name != config.arch:
         entry["source"]["arch"] = config.arch
     if resolved.version:
         entry["source"]["version"] = resolved.version
@@ -136,22 +150,40 @@ def _resolve(folder: Folder, cache: Path, offline: bool, skipped: dict[str, str]
 def _resolve_library(library: str, rows: list[Row], folder: Folder, cache: Path, offline: bool,
                      skipped: dict[str, str]) -> list[Resolved]:
     versions = {row.name: linked_version(row, folder) or PINNED.get(library) for row in rows}
-    read_at = max(versions.values(), key=list(versions.values()).count) if library == "timm" else None
+    read_at = max(versions.values(), key=list(versions.values()).count) if library in READ_AT_LINKED else None
     known = _known_archs(library, cache, offline, read_at)
-    archs = {row.name: ARCH_RESOLVERS[library](row.name, known) for row in rows}
-    wanted = tuple(dict.fromkeys(a for a in archs.values() if a))
+    archs = {row.name: _arch(library, row.name, known) for row in rows}
+    wanted = tuple(dict.fromkeys(a for a, _ in archs.values() if a))
     configs = _read(library, wanted, cache, offline, read_at) if wanted else {}
     found = []
     for row in rows:
-        arch = archs[row.name]
+        arch, ssld = archs[row.name]
         if arch is None or arch not in configs:
             skipped[f"{library}/{row.name}"] = (f"{folder.root / 'README.md'}:{row.line}: {library} has no "
                                                 f"architecture matching {row.name!r}")
         elif configs[arch].weights_url is None:
             skipped[f"{library}/{row.name}"] = f"{configs[arch].read_from} publishes no weights for {arch}"
+        elif ssld:
+            found.append(Resolved(row, ssld_weights(configs[arch]), versions[row.name], f"{arch}_ssld"))
         else:
-            found.append(Resolved(row, configs[arch], versions[row.name]))
+            name = re.sub(r"[^A-Za-z0-9_.\-]", "_", row.name) if library == "mmcls" else arch
+            found.append(Resolved(row, configs[arch], versions[row.name], name))
     return found
+
+
+def _arch(library: str, name: str, known: list[str]) -> tuple[str | None, bool]:
+    """The library's architecture of a row, and whether the row names its SSLD-distilled weights (ppcls)."""
+    name = ALIASES.get((library, name), name)
+    arch = ARCH_RESOLVERS[library](name, known)
+    if arch is None and library == "ppcls" and name_key(name).endswith("ssld"):
+        return _by_key(re.sub(r"[_-]?ssld$", "", name, flags=re.IGNORECASE), known), True
+    return arch, False
+
+
+def ssld_weights(config: LibraryConfig) -> LibraryConfig:
+    """The config with PaddleClas's SSLD-distilled weights: its loader renames `_pretrained` to `_ssld_pretrained`."""
+    url = (config.weights_url or "").replace("_pretrained", "_ssld_pretrained")
+    return replace(config, weights_url=url)
 
 
 def linked_version(row: Row, folder: Folder) -> str | None:
@@ -176,7 +208,11 @@ def _known_archs(library: str, cache: Path, offline: bool, version: str | None) 
             raise LibraryConfigError("mmpretrain is not installed: install zoo[mmcls] to migrate mmcls rows")
         return list(model_index(Path(spec.origin).parent / ".mim"))
     if library == "ppcls":
-        return list(_read(library, ("*",), cache, offline, None))
+        return list(_read(library, ("*",), cache, offline, version))
+    if library == "torchvision":
+        from torchvision import models
+
+        return list(models.list_models(module=models))
     return []
 
 
@@ -196,11 +232,21 @@ def _by_key(name: str, known: list[str]) -> str | None:
 
 def _mmpretrain_name(name: str, known: list[str]) -> str | None:
     """The mmpretrain ImageNet-1k model of an mmcls row (`resnet18` -> `resnet18_8xb32_in1k`)."""
+    if name in known:
+        return name
     matches = [arch for arch in known if arch.endswith("_in1k") and name_key(arch.split("_", 1)[0]) == name_key(name)]
     return min(matches, key=lambda arch: ("8xb32" not in arch, "3rdparty" in arch, len(arch)), default=None)
 
 
 #: How a row's model name becomes the library's architecture name, per library.
 ARCH_RESOLVERS: dict[str, Callable[[str, list[str]], str | None]] = {
-    "timm": _same_name, "torchvision": lambda name, known: name.lower(), "mmcls": _mmpretrain_name, "ppcls": _by_key,
+    "timm": _same_name, "torchvision": _by_key, "mmcls": _mmpretrain_name, "ppcls": _by_key,
+}
+#: Rows whose name is neither the library's nor matched by the rules above (library, row name) -> name.
+ALIASES = {
+    ("timm", "mobilenetv2"): "mobilenetv2_100",
+    ("timm", "hrnet_w18_small_v1"): "hrnet_w18_small",
+    ("mmcls", "cspdarknet53"): "cspdarknet50_3rdparty_8xb32_in1k",
+    ("mmcls", "shufflenet_v1_x1.0"): "shufflenet-v1-1x_16xb64_in1k",
+    ("mmcls", "shufflenet_v2_x1.0"): "shufflenet-v2-1x_16xb64_in1k",
 }

@@ -40,7 +40,7 @@ def upstream_block(folder: Folder, row: Row, entry: dict[str, Any], config: Libr
     if build is not None:
         files.append(_relative(build.path, folder))
         fields += build_fields(build, folder, _model(entry, family))
-    path = folder.vdsp_of(config.library, row.name)
+    path = folder.vdsp_of(config.library, row.name) or folder.vdsp_of(config.library, entry["name"])
     if path is not None:
         files.append(_relative(path, folder))
         fields += vdsp_fields(path, folder, entry, config, family)
