@@ -450,3 +450,24 @@ def test_deployed_accuracy_columns_appear_only_with_data(manifests: Path) -> Non
     assert one_row(table, "Alpha") == ["Alpha", "79.582 / 94.704", "78.842 / 94.325", "78.50 / 94.12 (50000 images)",
                                        "failed"]
     assert one_row(table, "beta") == ["beta", "57.20 / -", "-", "-", "random weights"]
+
+
+def test_family_page_lists_every_upstream_difference_with_its_verdict(manifests: Path) -> None:
+    upstream = """\
+    upstream:
+      source: https://example.org/vmz/solo
+      files: [build_in/vdsp_params/timm-gamma-vdsp_params.json]
+      fields:
+        - {file: build_in/vdsp_params/timm-gamma-vdsp_params.json, field: OpConfig.ResizeWidth, verdict: zoo right,
+           upstream: 342, zoo: 341, why: timm gives zoo's value}
+        - {file: build_in/vdsp_params/timm-gamma-vdsp_params.json, field: OpConfig.Mean, verdict: format,
+           upstream: [0.5, 0.5, 0.5], zoo: [0.5, 0.5, 0.5]}
+"""
+    (manifests / "solo.yaml").write_text(SOLO + upstream, encoding="utf-8")
+    page = pages(manifests)["solo.md"]
+    listed = table_rows(section(page, "### Differences from the upstream deployment files"))
+    assert listed[2:] == [
+        ["gamma", "timm-gamma-vdsp_params.json", "OpConfig.ResizeWidth", "342", "341", "zoo right", "timm gives zoo's value"],
+        ["gamma", "timm-gamma-vdsp_params.json", "OpConfig.Mean", "[0.5, 0.5, 0.5]", "[0.5, 0.5, 0.5]", "format", ""],
+    ]
+    assert "Differences from the upstream" not in pages(manifests)["mini.md"]
