@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
@@ -43,18 +44,22 @@ def seed_copy(folder: Path) -> Path:
     return folder
 
 
-def median_seconds(args: list[str], path: Path, out: Path, repeats: int) -> float:
+def median_seconds(args: list[str], path: Path, out: Path, repeats: int) -> tuple[float, float]:
+    """Median wall and CPU seconds (user + system of the child): on a shared machine CPU is the steadier one."""
     env = {**os.environ, "PYTHONPATH": str(path), "ZOO_HOME": str(out / "store")}
-    times = []
+    walls, cpus = [], []
     for _ in range(repeats):
         shutil.rmtree(out / "render", ignore_errors=True)
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
         done = subprocess.run([sys.executable, "-m", "zoo_cli", *[a.format(out=out) for a in args]], env=env,
                               cwd=out, capture_output=True, text=True, check=False)
-        times.append(time.perf_counter() - start)
+        walls.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpus.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         if done.returncode != 0:
             raise SystemExit(f"{' '.join(args)} failed:\n{done.stderr}")
-    return statistics.median(times)
+    return statistics.median(walls), statistics.median(cpus)
 
 
 def models_in(path: Path) -> int:
@@ -69,16 +74,19 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as scratch:
         seed = seed_copy(Path(scratch) / "seed")
         print(f"whole zoo: {models_in(ROOT)} models; seed zoo: {models_in(seed)} models")
-        print(f"{'command':20} {'whole s':>8} {'seed s':>8} {'ratio':>6}")
-        totals = {"whole": 0.0, "seed": 0.0}
+        print(f"{'command':20} {'whole s':>8} {'seed s':>8} {'ratio':>6} {'whole cpu':>10} {'seed cpu':>9} {'ratio':>6}")
+        totals = [0.0, 0.0, 0.0, 0.0]
         for name, command in COMMANDS.items():
-            whole = median_seconds(command, ROOT, Path(scratch), args.repeats)
-            base = median_seconds(command, seed, Path(scratch), args.repeats)
-            print(f"{name:20} {whole:8.3f} {base:8.3f} {whole / base:6.2f}")
+            whole, whole_cpu = median_seconds(command, ROOT, Path(scratch), args.repeats)
+            base, base_cpu = median_seconds(command, seed, Path(scratch), args.repeats)
+            row = [whole, base, whole_cpu, base_cpu]
+            print(f"{name:20} {whole:8.3f} {base:8.3f} {whole / base:6.2f} {whole_cpu:10.3f} {base_cpu:9.3f} "
+                  f"{whole_cpu / base_cpu:6.2f}")
             if name != "zoo docs":
-                totals["whole"] += whole
-                totals["seed"] += base
-        print(f"{'lint + render':20} {totals['whole']:8.3f} {totals['seed']:8.3f} {totals['whole'] / totals['seed']:6.2f}")
+                totals = [t + v for t, v in zip(totals, row, strict=True)]
+        whole, base, whole_cpu, base_cpu = totals
+        print(f"{'lint + render':20} {whole:8.3f} {base:8.3f} {whole / base:6.2f} {whole_cpu:10.3f} {base_cpu:9.3f} "
+              f"{whole_cpu / base_cpu:6.2f}")
     print("goal: lint + render < 2 s, docs < 5 s for the whole zoo")
 
 

@@ -290,7 +290,16 @@ def test_generation_is_byte_identical_across_processes(manifests: Path, tmp_path
     assert outputs[0] == outputs[1]
     assert {"mini.md", "solo.md", "index.md", "top1-vs-gflops-classification.svg"} <= set(outputs[0])
     svg = outputs[0]["top1-vs-gflops-classification.svg"].decode()
-    assert "<dc:date>" not in svg and "timm/alpha" in svg and "ppcls/beta" not in svg  # beta has no FLOPs
+    assert "<dc:date>" not in svg and "ppcls/beta" not in svg  # beta has no FLOPs
+    points = docs.plot_points(load_catalog([manifests]), {}, "classification")
+    labelled = points if len(points) <= docs.LABEL_ALL_UP_TO else docs.frontier(points)
+    assert labelled and all(f">{p['label']}<" in svg or p["label"] in svg for p in labelled)
+
+
+def test_a_large_plot_labels_the_accuracy_frontier() -> None:
+    points = [{"label": name, "x": x, "y": y} for name, x, y in
+              [("a", 1.0, 70.0), ("b", 2.0, 69.0), ("c", 2.0, 75.0), ("d", 4.0, 74.0), ("e", 8.0, 80.0)]]
+    assert [p["label"] for p in docs.frontier(points)] == ["a", "c", "e"]
 
 
 def test_check_reports_stale_missing_and_extra_files(manifests: Path, tmp_path: Path) -> None:

@@ -573,8 +573,25 @@ _LABEL_OFFSETS = tuple(
 )
 
 
+#: Up to this many points every point is labelled; beyond it only the accuracy/FLOPs frontier is
+#: (hundreds of labels cover each other, and placing them costs seconds).
+LABEL_ALL_UP_TO = 40
+
+
+def frontier(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points no other point beats: none with at most their GFLOPs has a higher top-1."""
+    best: float | None = None
+    chosen = []
+    for point in sorted(points, key=lambda p: (p["x"], -p["y"])):
+        if best is None or point["y"] > best:
+            chosen.append(point)
+            best = point["y"]
+    return chosen
+
+
 def scatter_svg(points: list[dict[str, Any]], task: str) -> bytes:
-    """Top-1 vs GFLOPs, one colour per family, each point labelled; byte-identical per input.
+    """Top-1 vs GFLOPs, one colour per family, points labelled (or the frontier, for a large
+    zoo); byte-identical per input.
 
     Matplotlib's defaults are reset for the drawing (a user's matplotlibrc cannot change the
     file), the SVG ids come from a fixed hash salt, and the metadata carries no date.
@@ -592,35 +609,39 @@ def scatter_svg(points: list[dict[str, Any]], task: str) -> bytes:
         axes = figure.add_subplot()
         families = sorted({p["family"] for p in points})
         colours = {f: f"C{i % 10}" for i, f in enumerate(families)}
-        for point in points:
-            axes.scatter(point["x"], point["y"], color=colours[point["family"]], s=28,
-                         marker="s" if point["measured"] else "o", zorder=3)
+        for family in families:
+            for measured in (False, True):
+                mine = [p for p in points if p["family"] == family and p["measured"] == measured]
+                if mine:
+                    axes.scatter([p["x"] for p in mine], [p["y"] for p in mine], color=colours[family], s=28,
+                                 marker="s" if measured else "o", zorder=3)
         axes.set_xscale("log")
         axes.set_xlabel("GFLOPs (log scale; squares: counted by zoo, circles: reported upstream)")
         axes.set_ylabel("top-1 accuracy (%, reported upstream)")
         axes.set_title(f"{task}: top-1 vs GFLOPs")
         axes.grid(True, which="both", linewidth=0.4, alpha=0.5)
         axes.legend(handles=[Line2D([], [], color=colours[f], marker="o", linestyle="", label=f) for f in families],
-                    title="family", loc="lower right")
+                    title="family", loc="lower right", ncols=1 + len(families) // 12, fontsize=7)
         axes.margins(x=0.06, y=0.06)
         axes.set_xlim(*axes.get_xlim())  # fix the limits now: labels are placed in screen space
         axes.set_ylim(*axes.get_ylim())
         figure.tight_layout()
-        _place_labels(figure, axes, points)
+        _place_labels(figure, axes, points, points if len(points) <= LABEL_ALL_UP_TO else frontier(points))
         buffer = io.BytesIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "zoo docs"})
     return buffer.getvalue()
 
 
-def _place_labels(figure: Any, axes: Any, points: list[dict[str, Any]]) -> None:
-    """Label every point at the first offset where its text stays inside the axes and covers no
+def _place_labels(figure: Any, axes: Any, points: list[dict[str, Any]], labelled: list[dict[str, Any]]) -> None:
+    """Label each point of `labelled` at the first offset where its text stays inside the axes and covers no
     other label or marker; in a crowd, at the offset that covers the fewest. A label away from
     its marker gets a thin leader line."""
     renderer = figure.canvas.get_renderer()
     frame = axes.get_window_extent(renderer)
     markers = [axes.transData.transform((p["x"], p["y"])) for p in points]
     taken: list[Any] = []
-    for index, point in sorted(enumerate(points), key=lambda item: (-item[1]["y"], item[1]["x"])):
+    chosen = [(i, p) for i, p in enumerate(points) if any(p is q for q in labelled)]
+    for index, point in sorted(chosen, key=lambda item: (-item[1]["y"], item[1]["x"])):
         best: tuple[int, Any, tuple[int, int, str]] | None = None  # (covered, box, offset)
         for dx, dy, align in _LABEL_OFFSETS:
             text = axes.annotate(point["label"], (point["x"], point["y"]), xytext=(dx, dy),

@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from zoo.deploy.audit import flatten
 from zoo.errors import LibraryConfigError
 from zoo.manifest.catalog import Catalog
 from zoo.manifest.edit import check_text, entry_text, new_family_text, with_models
@@ -32,7 +33,7 @@ from zoo.sources.importer import (
     shared_defaults,
     target_file,
 )
-from zoo.sources.vmz_folder import Folder, Row, name_key, read_folder
+from zoo.sources.vmz_folder import Folder, Row, name_key, read_document, read_folder
 from zoo.sources.vmz_verdicts import upstream_block
 
 #: The libraries whose rows become models; other rows are listed as skipped, with why.
@@ -106,6 +107,7 @@ def migrated_entry(folder: Folder, resolved: Resolved, family: str) -> dict[str,
         entry["source"]["version"] = resolved.version
     if row.input_size:
         entry["input_size"] = row.input_size
+        fit_resize(entry, folder, row)
     entry["expected"] = _present({"top1": row.top1, "top5": row.top5, "unit": "percent", "source": readme})
     notes = [f"VastModelZOO's `{row.cost_header}` column gives {row.cost}"
              + (" multiply-accumulates; FLOPs count two operations each" if "mac" in row.cost_header.lower() else "")
@@ -120,13 +122,34 @@ def migrated_entry(folder: Folder, resolved: Resolved, family: str) -> dict[str,
     return {key: value for key, value in entry.items() if value}
 
 
+def fit_resize(entry: dict[str, Any], folder: Folder, row: Row) -> None:
+    """A stated resize smaller than the table's input size (a standard transform read for a 299 px model)
+    cannot be right: take the resize of the upstream vdsp file, else scale the stated one with the input."""
+    pre, size = entry.get("preprocess", {}), int(entry["input_size"])
+    if pre.get("resize") is None or pre["resize"] >= size:
+        return
+    path = folder.vdsp_of(row.library, row.name) or folder.vdsp_of(row.library, entry["name"])
+    stated = stated_resize(read_document(path)) if path is not None else None
+    pre["resize"] = stated if stated and stated >= size else size * 256 // 224
+
+
+def stated_resize(document: Any) -> int | None:
+    """The shorter side a vdsp file resizes to (either dialect)."""
+    fields = flatten(document)
+    sides = [fields.get(name) for name in ("OpConfig.ResizeWidth", "OpConfig.ResizeHeight",
+                                           "config[short_edge_threshold].Value")]
+    numbers = [side for side in sides if isinstance(side, int)]
+    return min(numbers) if numbers else None
+
+
 def deviations(entry: dict[str, Any], config: LibraryConfig, row: Row, family: str) -> dict[str, str]:
-    """A reason for every field `zoo check` would find differing from the library: the table's number wins."""
+    """A reason for every field `zoo check` would find differing from the library: VastModelZOO's value wins."""
     from zoo.manifest.schema import Model
     from zoo.sources.compare import differences
 
     model = Model.model_validate({**entry, "family": family})
-    return {d.field: (f"VastModelZOO's table (README line {row.line}) states {d.manifest}; "
+    where = {"preprocess.resize": "vdsp file (the library's standard transform does not fit its input size)"}
+    return {d.field: (f"VastModelZOO's {where.get(d.field, f'table (README line {row.line})')} states {d.manifest}; "
                       f"{config.read_from} states {d.library}") for d in differences(model, config)}
 
 
