@@ -110,7 +110,7 @@ def import_models(ctx: click.Context, library: str, archs: tuple[str, ...], fami
 def _import_vmz(ctx: click.Context, folders: list[Path], family: str | None, into: Path | None, dry_run: bool,
                 store_dir: Path | None, offline: bool) -> None:
     """Each VastModelZOO family folder into its family manifest; skipped rows are listed with why."""
-    from zoo.errors import UpstreamError
+    from zoo.errors import LibraryConfigError, UpstreamError
     from zoo.manifest.edit import publish_checked
     from zoo.sources.vmz_import import plan_vmz_import
 
@@ -123,7 +123,7 @@ def _import_vmz(ctx: click.Context, folders: list[Path], family: str | None, int
             target = None  # an existing family is added to, wherever its file is
         try:
             plan = plan_vmz_import(catalog, folder, library_cache(store_dir), family=slug, into=target, offline=offline)
-        except UpstreamError as exc:
+        except (UpstreamError, LibraryConfigError) as exc:
             if len(folders) == 1:
                 raise
             warning(f"{folder.name}: skipped: {exc}")

@@ -174,7 +174,12 @@ def _resolve_library(library: str, rows: list[Row], folder: Folder, cache: Path,
                      skipped: dict[str, str]) -> list[Resolved]:
     versions = {row.name: linked_version(row, folder) or PINNED.get(library) for row in rows}
     read_at = max(versions.values(), key=list(versions.values()).count) if library in READ_AT_LINKED else None
-    known = _known_archs(library, cache, offline, read_at)
+    try:
+        known = _known_archs(library, cache, offline, read_at)
+    except LibraryConfigError:  # a release the package index does not have (PaddleClas 2.3): the installed one
+        read_at = None
+        versions = dict.fromkeys(versions)
+        known = _known_archs(library, cache, offline, read_at)
     archs = {row.name: _arch(library, row.name, known) for row in rows}
     wanted = tuple(dict.fromkeys(a for a, _ in archs.values() if a))
     configs = _read(library, wanted, cache, offline, read_at) if wanted else {}
