@@ -182,7 +182,7 @@ def _resolve_library(library: str, rows: list[Row], folder: Folder, cache: Path,
         known = _known_archs(library, cache, offline, read_at)
     archs = {row.name: _arch(library, row.name, known) for row in rows}
     wanted = tuple(dict.fromkeys(a for a, _ in archs.values() if a))
-    configs = _read(library, wanted, cache, offline, read_at) if wanted else {}
+    configs = _read(library, wanted, cache, offline, read_at, _first_weights(library, wanted)) if wanted else {}
     found = []
     for row in rows:
         arch, ssld = archs[row.name]
@@ -244,9 +244,26 @@ def _known_archs(library: str, cache: Path, offline: bool, version: str | None) 
     return []
 
 
-def _read(library: str, names: tuple[str, ...], cache: Path, offline: bool, version: str | None) -> dict[str, LibraryConfig]:
-    query = ConfigQuery(names, version, cache, offline, eval_config=STANDARD_CONFIG if library == "ppcls" else None)
+def _read(library: str, names: tuple[str, ...], cache: Path, offline: bool, version: str | None,
+          weights: dict[str, str] | None = None) -> dict[str, LibraryConfig]:
+    query = ConfigQuery(names, version, cache, offline, weights=weights or {},
+                        eval_config=STANDARD_CONFIG if library == "ppcls" else None)
     return registry.get(library).read_configs(query)
+
+
+def _first_weights(library: str, archs: tuple[str, ...]) -> dict[str, str]:
+    """torchvision's first ImageNet weights of each architecture: the ones VastModelZOO's rows (torchvision
+    0.9-0.13, before the V2 recipes) evaluate; the library's DEFAULT is often a later V2 checkpoint."""
+    if library != "torchvision":
+        return {}
+    from torchvision import models
+
+    found = {}
+    for arch in archs:
+        first = next((w for w in models.get_model_weights(arch) if w.name == "IMAGENET1K_V1"), None)
+        if first is not None:
+            found[arch] = first.url
+    return found
 
 
 def _same_name(name: str, known: list[str]) -> str | None:
