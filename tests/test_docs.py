@@ -314,6 +314,12 @@ def test_generation_is_byte_identical_across_processes(manifests: Path, tmp_path
     assert '<!-- zoo-plot-data: [["timm/alpha", "mini", 4.565014, 79.582]' in svg
 
 
+def test_a_large_plot_labels_the_accuracy_frontier() -> None:
+    points = [{"label": name, "x": x, "y": y} for name, x, y in
+              [("a", 1.0, 70.0), ("b", 2.0, 69.0), ("c", 2.0, 75.0), ("d", 4.0, 74.0), ("e", 8.0, 80.0)]]
+    assert [p["label"] for p in docs.frontier(points)] == ["a", "c", "e"]
+
+
 def test_check_reports_stale_missing_and_extra_files(manifests: Path, tmp_path: Path) -> None:
     out = tmp_path / "docs"
     base = ("--manifests", str(manifests), "docs", "--out", str(out), "--records", str(tmp_path / "none"))
@@ -483,3 +489,24 @@ def test_check_compares_the_plots_data_not_the_drawing(manifests: Path, tmp_path
     assert redrawn != plot.read_bytes()
     plot.write_bytes(redrawn)
     assert zoo(*base, "--check", cwd=tmp_path).returncode == 0
+
+
+def test_family_page_lists_every_upstream_difference_with_its_verdict(manifests: Path) -> None:
+    upstream = """\
+    upstream:
+      source: https://example.org/vmz/solo
+      files: [build_in/vdsp_params/timm-gamma-vdsp_params.json]
+      fields:
+        - {file: build_in/vdsp_params/timm-gamma-vdsp_params.json, field: OpConfig.ResizeWidth, verdict: zoo right,
+           upstream: 342, zoo: 341, why: timm gives zoo's value}
+        - {file: build_in/vdsp_params/timm-gamma-vdsp_params.json, field: OpConfig.Mean, verdict: format,
+           upstream: [0.5, 0.5, 0.5], zoo: [0.5, 0.5, 0.5]}
+"""
+    (manifests / "solo.yaml").write_text(SOLO + upstream, encoding="utf-8")
+    page = pages(manifests)["solo.md"]
+    listed = table_rows(section(page, "### Differences from the upstream deployment files"))
+    assert listed[2:] == [
+        ["gamma", "timm-gamma-vdsp_params.json", "OpConfig.ResizeWidth", "342", "341", "zoo right", "timm gives zoo's value"],
+        ["gamma", "timm-gamma-vdsp_params.json", "OpConfig.Mean", "[0.5, 0.5, 0.5]", "[0.5, 0.5, 0.5]", "format", ""],
+    ]
+    assert "Differences from the upstream" not in pages(manifests)["mini.md"]

@@ -104,3 +104,7 @@ class LibraryConfigError(ZooError):
 
 class ConfigsUnsupported(LibraryConfigError):
     """The source library does not read its own configs, so its models cannot be checked against them."""
+
+
+class UpstreamError(ZooError):
+    """A folder of an existing zoo (`zoo import vmz`) cannot be read: names the file, line and what to do."""

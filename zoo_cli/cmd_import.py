@@ -11,6 +11,8 @@ from zoo.store.local import default_root
 from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
 from zoo_cli.console import emit_json, error, json_option, out, warning
 
+#: The pseudo-library `zoo import` takes for VastModelZOO family folders.
+VMZ = "vmz"
 #: Where fetched library versions and config files are kept, below the store root.
 LIBRARIES = "libraries"
 
@@ -81,8 +83,8 @@ def _check_document(report: Any) -> dict[str, Any]:
 @click.argument("library")
 @click.argument("archs", nargs=-1, required=True)
 @click.option("--family", help="Add to this family's manifest (it must exist unless --into names a new file).")
-@click.option("--into", type=click.Path(dir_okay=False, path_type=Path),
-              help="The manifest file to add to; created when it does not exist.")
+@click.option("--into", type=click.Path(path_type=Path),
+              help="The manifest file to add to; created when it does not exist (`vmz`: or a folder for new families).")
 @click.option("--config", "eval_config",
               help="The eval config of each model, for a library whose package does not ship it (ppcls): a path, "
                    "a URL, or `standard`; `{arch}` is replaced by the architecture's name.")
@@ -91,7 +93,14 @@ def _check_document(report: Any) -> dict[str, Any]:
 @click.pass_context
 def import_models(ctx: click.Context, library: str, archs: tuple[str, ...], family: str | None, into: Path | None,
                   eval_config: str | None, dry_run: bool, store_dir: Path | None, offline: bool) -> None:
-    """Add models to a family manifest from LIBRARY's own configs: ARCH[@VERSION], globs allowed."""
+    """Add models to a family manifest from LIBRARY's own configs: ARCH[@VERSION], globs allowed.
+
+    `zoo import vmz FAMILY_DIR...` migrates VastModelZOO family folders instead (--into names a file,
+    or a folder for the new family files; a family already in the zoo is added to).
+    """
+    if library == VMZ:
+        _import_vmz(ctx, [Path(a) for a in archs], family, into, dry_run, store_dir, offline)
+        return
     from zoo.manifest.edit import publish_checked
     from zoo.sources.importer import plan_import
 
@@ -109,6 +118,42 @@ def import_models(ctx: click.Context, library: str, archs: tuple[str, ...], fami
         return
     publish_checked(plan.file, plan.text, plan.added)
     out.print(f"added {len(plan.added)} model(s) to {plan.file}: {', '.join(plan.added)}", markup=False)
+
+
+def _import_vmz(ctx: click.Context, folders: list[Path], family: str | None, into: Path | None, dry_run: bool,
+                store_dir: Path | None, offline: bool) -> None:
+    """Each VastModelZOO family folder into its family manifest; skipped rows are listed with why."""
+    from zoo.errors import LibraryConfigError, UpstreamError
+    from zoo.manifest.edit import publish_checked
+    from zoo.sources.vmz_import import plan_vmz_import
+
+    added = 0
+    for folder in folders:
+        catalog = catalog_from(ctx)
+        slug = family or folder.name
+        target = into / f"{slug}.yaml" if into is not None and (into.is_dir() or len(folders) > 1) else into
+        if target is not None and slug in catalog.families:
+            target = None  # an existing family is added to, wherever its file is
+        try:
+            plan = plan_vmz_import(catalog, folder, library_cache(store_dir), family=slug, into=target, offline=offline)
+        except (UpstreamError, LibraryConfigError) as exc:
+            if len(folders) == 1:
+                raise
+            warning(f"{folder.name}: skipped: {exc}")
+            continue
+        for what, why in plan.skipped.items():
+            warning(f"{folder.name}: {what}: skipped: {why}")
+        if not plan.added:
+            continue
+        added += len(plan.added)
+        if dry_run:
+            out.print(plan.preview, markup=False, highlight=False, end="")
+            continue
+        publish_checked(plan.file, plan.text, plan.added)
+        out.print(f"added {len(plan.added)} model(s) to {plan.file}: {', '.join(plan.added)}", markup=False)
+    if not added:
+        error("nothing to import")
+        ctx.exit(1)
 
 
 @click.command("diff")

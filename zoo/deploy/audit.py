@@ -194,21 +194,28 @@ def _library_models(catalog: Catalog, models: list[Model], cache: Path,
 
 
 def _compare(audit: FileAudit, document: Any, model: Model, library: Model | None, renders: _Renders) -> None:
+    audit.fields += compare_document(document, audit.dialect or "", model, library, renders)
+
+
+def compare_document(document: Any, dialect: str, model: Model, library: Model | None,
+                     renders: _Renders | None = None) -> list[FieldDiff]:
+    """Every field of a parsed file of `dialect` against zoo's rendering of `model` (and `library`'s, if given)."""
+    renders = renders or _Renders()
     dtype = _dtype_of(document)
-    dialect = audit.dialect or ""
     ours = flatten(renders.get(model, dtype).get(dialect))
     theirs = flatten(document)
     if library is not None:
         library_fields = flatten(renders.get(library, dtype).get(dialect))
         probe_fields = flatten(renders.get(probe(library), dtype).get(dialect))
+    found = []
     for name in dict.fromkeys([*ours, *theirs]):
         mine, given = ours.get(name, ABSENT), theirs.get(name, ABSENT)
         if library is None:
-            audit.fields.append(FieldDiff(name, _verdict(given, mine, _UNKNOWN, _UNKNOWN), given, mine))
+            found.append(FieldDiff(name, _verdict(given, mine, _UNKNOWN, _UNKNOWN), given, mine))
             continue
         stated = library_fields.get(name, ABSENT)
-        verdict = _verdict(given, mine, stated, probe_fields.get(name, ABSENT))
-        audit.fields.append(FieldDiff(name, verdict, given, mine, stated))
+        found.append(FieldDiff(name, _verdict(given, mine, stated, probe_fields.get(name, ABSENT)), given, mine, stated))
+    return found
 
 
 def _verdict(given: Any, mine: Any, stated: Any, probed: Any) -> Verdict:

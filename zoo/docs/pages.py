@@ -241,6 +241,23 @@ def deviation_lines(model: Model) -> list[str]:
     return [f"{md.code(name)}: {md.text(reason)}" for name, reason in model.deviations.items()]
 
 
+def upstream_rows(models: list[Model], labels: Mapping[str, str]) -> list[dict[str, str]]:
+    """Every field where a migrated model's upstream files differ from zoo's rendering, with its verdict."""
+    rows = []
+    for model in models:
+        for found in model.upstream.fields if model.upstream else ():
+            rows.append({"name": labels[model.id], "file": md.text(found.file.rsplit("/", 1)[-1]),
+                         "field": md.text(found.field), "upstream": md.text(_shown(found.upstream)),
+                         "zoo": md.text(_shown(found.zoo)), "verdict": found.verdict.value, "why": md.text(found.why or "")})
+    return rows
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    return "-" if value is None else str(value)
+
+
 def grouped(lines_per_model: Iterable[tuple[str, Iterable[str]]]) -> list[dict[str, Any]]:
     """Each text once, with every model (label) it concerns, in first-appearance order.
 
@@ -463,6 +480,7 @@ def family_context(
         "models": [model_row(m) for m in models],
         "notes": grouped((labels[m.id], (*map(md.text, m.reported.notes), *relaxed_validation(m))) for m in models),
         "deviations": grouped((labels[m.id], deviation_lines(m)) for m in models),
+        "upstream": upstream_rows(models, labels),
         "approximations": grouped((labels[m.id], map(md.text, deploy[m.id]["approximations"])) for m in models),
         "latency": latency_tables(models, labels),
         "deployed": deployed_table(models, records, labels),
@@ -560,8 +578,25 @@ _LABEL_OFFSETS = tuple(
 )
 
 
+#: Up to this many points every point is labelled; beyond it only the accuracy/FLOPs frontier is
+#: (hundreds of labels cover each other, and placing them costs seconds).
+LABEL_ALL_UP_TO = 40
+
+
+def frontier(points: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The points no other point beats: none with at most their GMACs has a higher top-1."""
+    best: float | None = None
+    chosen = []
+    for point in sorted(points, key=lambda p: (p["x"], -p["y"])):
+        if best is None or point["y"] > best:
+            chosen.append(point)
+            best = point["y"]
+    return chosen
+
+
 def scatter_svg(points: list[dict[str, Any]], task: str) -> bytes:
-    """Top-1 vs GFLOPs, one colour per family, each point labelled; byte-identical per input.
+    """Top-1 vs GMACs, one colour per family, points labelled (or the frontier, for a large
+    zoo); byte-identical per input.
 
     Matplotlib's defaults are reset for the drawing (a user's matplotlibrc cannot change the
     file), the SVG ids come from a fixed hash salt, and the metadata carries no date.
@@ -587,12 +622,12 @@ def scatter_svg(points: list[dict[str, Any]], task: str) -> bytes:
         axes.set_title(f"{task}: top-1 vs GMACs")
         axes.grid(True, which="both", linewidth=0.4, alpha=0.5)
         axes.legend(handles=[Line2D([], [], color=colours[f], marker="o", linestyle="", label=f) for f in families],
-                    title="family", loc="lower right")
+                    title="family", loc="lower right", ncols=1 + len(families) // 12, fontsize=7)
         axes.margins(x=0.06, y=0.06)
         axes.set_xlim(*axes.get_xlim())  # fix the limits now: labels are placed in screen space
         axes.set_ylim(*axes.get_ylim())
         figure.tight_layout()
-        _place_labels(figure, axes, points)
+        _place_labels(figure, axes, points, points if len(points) <= LABEL_ALL_UP_TO else frontier(points))
         buffer = io.BytesIO()
         figure.savefig(buffer, format="svg", metadata={"Date": None, "Creator": "zoo docs"})
     return _with_data(buffer.getvalue(), points)
@@ -628,15 +663,16 @@ def _log_axis_with_numbers(axes: Any) -> None:
     axes.xaxis.set_minor_formatter(NullFormatter())
 
 
-def _place_labels(figure: Any, axes: Any, points: list[dict[str, Any]]) -> None:
-    """Label every point at the first offset where its text stays inside the axes and covers no
+def _place_labels(figure: Any, axes: Any, points: list[dict[str, Any]], labelled: list[dict[str, Any]]) -> None:
+    """Label each point of `labelled` at the first offset where its text stays inside the axes and covers no
     other label or marker; in a crowd, at the offset that covers the fewest. A label away from
     its marker gets a thin leader line."""
     renderer = figure.canvas.get_renderer()
     frame = axes.get_window_extent(renderer)
     markers = [axes.transData.transform((p["x"], p["y"])) for p in points]
     taken: list[Any] = []
-    for index, point in sorted(enumerate(points), key=lambda item: (-item[1]["y"], item[1]["x"])):
+    chosen = [(i, p) for i, p in enumerate(points) if any(p is q for q in labelled)]
+    for index, point in sorted(chosen, key=lambda item: (-item[1]["y"], item[1]["x"])):
         best: tuple[int, Any, tuple[int, int, str]] | None = None  # (covered, box, offset)
         for dx, dy, align in _LABEL_OFFSETS:
             text = axes.annotate(point["label"], (point["x"], point["y"]), xytext=(dx, dy),

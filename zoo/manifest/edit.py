@@ -9,8 +9,10 @@ entry leaves the file untouched.
 
 from __future__ import annotations
 
+import re
 import tempfile
 from collections.abc import Iterator, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,7 +33,24 @@ def _represent_list(dumper: yaml.SafeDumper, data: list[Any]) -> yaml.Node:
     return dumper.represent_sequence("tag:yaml.org,2002:seq", data, flow_style=flat)
 
 
+def _represent_decimal(dumper: yaml.SafeDumper, data: Decimal) -> yaml.Node:
+    """A number with the digits it was read with (`89.90` stays `89.90`)."""
+    text = format(data, "f")
+    return dumper.represent_scalar("tag:yaml.org,2002:float" if "." in text else "tag:yaml.org,2002:int", text)
+
+
+#: Strings a YAML 1.2 reader (editors, check-jsonschema) takes for numbers although PyYAML does not (`914e94`).
+_NUMBER_LIKE = re.compile(r"[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?")
+
+
+def _represent_str(dumper: yaml.SafeDumper, data: str) -> yaml.Node:
+    style = '"' if _NUMBER_LIKE.fullmatch(data) else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", data, style=style)
+
+
 _Dumper.add_representer(list, _represent_list)
+_Dumper.add_representer(str, _represent_str)
+_Dumper.add_representer(Decimal, _represent_decimal)
 
 
 def dump(data: dict[str, Any]) -> str:
@@ -60,9 +79,10 @@ def with_models(text: str, entries: Sequence[dict[str, Any]], file: Path) -> str
     return head + added + text[insert_at:]
 
 
-def new_family_text(family: str, defaults: dict[str, Any], entries: Sequence[dict[str, Any]], header: str) -> str:
-    """A new family file: a comment, the family's fields, its defaults and `entries`."""
-    top = {"family": family, "title": family, "task": "classification", "dataset": "ImageNet-1k"}
+def new_family_text(family: str, defaults: dict[str, Any], entries: Sequence[dict[str, Any]], header: str,
+                    about: dict[str, Any] | None = None) -> str:
+    """A new family file: a comment, the family's fields (`about` may give its title, paper ...), defaults, `entries`."""
+    top = {"family": family, "title": family, **(about or {}), "task": "classification", "dataset": "ImageNet-1k"}
     text = f"# {header}\n" + dump(top)
     if defaults:
         text += "\n" + dump({"defaults": defaults})

@@ -535,6 +535,36 @@ class Deploy(Strict):
         return value
 
 
+class UpstreamVerdict(StrEnum):
+    """Who is right where an upstream deployment file and zoo's rendering of the model differ."""
+
+    zoo_right = "zoo right"  # zoo's value follows from the source library; the upstream file is off
+    upstream_right = "upstream right"  # upstream's value is a deployment choice the manifest adopts
+    format = "format"  # type: ignore[assignment]  # the same value, written differently (shadows str.format)
+
+
+JsonValue = str | int | float | bool | list[Any] | None
+
+
+class UpstreamField(Strict):
+    """One field on which an upstream file and zoo's rendering differ (or differed before adoption)."""
+
+    file: str = Field(description="The upstream file, relative to its family folder.")
+    field: str = Field(description="The dotted field in that file, or `deploy.<setting>` for a build setting.")
+    verdict: UpstreamVerdict
+    upstream: JsonValue = Field(description="The value in the upstream file.")
+    zoo: JsonValue = Field(None, description="What zoo writes (for `upstream right`: what it would write by default).")
+    why: str | None = None
+
+
+class Upstream(Strict):
+    """The hand-kept deployment files a model was migrated from (`zoo import vmz`), and how they differ."""
+
+    source: Url | None = Field(None, description="The upstream family folder.")
+    files: tuple[str, ...] = ()
+    fields: tuple[UpstreamField, ...] = ()
+
+
 #: Validation thresholds that need no written reason.
 DEFAULT_ATOL = 1e-4
 DEFAULT_RTOL = 1e-3
@@ -579,6 +609,9 @@ class Model(Strict):
         default_factory=dict,
         description="Fields that knowingly differ from the source library's own config (`zoo check`), "
         "each with the written reason; shown in the docs.",
+    )
+    upstream: Upstream | None = Field(
+        None, description="Where a migrated model's upstream files differ from zoo's rendering (`zoo import vmz`)."
     )
     license: str | None = None
     tags: tuple[str, ...] = ()

@@ -59,7 +59,7 @@ def plan_import(catalog: Catalog, library: str, specs: Sequence[str], *, family:
             f"{library}'s package ships no eval configs: give --config with a path or URL of each model's config "
             "(`{arch}` stands for its name), or --config standard for the library's standard eval transform"
         )
-    file, slug, existing = _target(catalog, family, into)
+    file, slug, existing = target_file(catalog, family, into)
     plan = ImportPlan(file, slug, text="", preview="")
     eval_config = _config_for(config, file)
     entries = []
@@ -81,7 +81,7 @@ def plan_import(catalog: Catalog, library: str, specs: Sequence[str], *, family:
         plan.text = plan.preview = new_family_text(slug, defaults, entries,
                                                    f"Imported from {library} by `zoo import`; edit freely.")
     else:
-        defaults = _family_defaults(existing)
+        defaults = family_defaults(existing)
         entries = [beyond_defaults(entry, defaults) for entry in entries]
         plan.text = with_models(existing, entries, file)
         plan.preview = "".join(entry_text(entry, 2) for entry in entries)
@@ -147,7 +147,7 @@ def _config_for(config: str | None, file: Path) -> str | None:
     return os.path.relpath(Path(config).resolve(), file.resolve().parent)
 
 
-def _target(catalog: Catalog, family: str | None, into: Path | None) -> tuple[Path, str, str | None]:
+def target_file(catalog: Catalog, family: str | None, into: Path | None) -> tuple[Path, str, str | None]:
     """The file to write, its family slug, and its text (None when it is to be created)."""
     if into is None:
         if family is None:
@@ -165,7 +165,7 @@ def _slug_of(file: Path) -> str:
     return "-".join(file.stem.lower().replace("_", "-").split()) or "imported"
 
 
-def _family_defaults(text: str) -> dict[str, Any]:
+def family_defaults(text: str) -> dict[str, Any]:
     import yaml
 
     loaded = yaml.safe_load(text) or {}
