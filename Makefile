@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[all,dev]'
-	$(BIN)/pip install --quiet --no-deps mmpretrain==1.2.0 paddleclas==2.6.0
+	$(BIN)/zoo install --quiet mmcls ppcls
 	touch $(STAMP)
 
 $(TEST_WHEEL): | $(STAMP)

@@ -111,8 +111,10 @@ def colours_synced(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture
-def colours_workspace(colours_synced: Path, tmp_path: Path) -> Path:
-    """A private copy of `colours_synced` (a test may change its record, manifest or data)."""
+def colours_workspace(colours_synced: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private copy of `colours_synced` (a test may change its record, manifest or data). Its manifest
+    still names the original's weights, so the original's folder is a file-URL root for the test."""
+    monkeypatch.setenv("ZOO_FILE_ROOTS", str(colours_synced / "manifests"))
     return Path(shutil.copytree(colours_synced, tmp_path / "work", symlinks=True))
 
 

@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
+#: Set to 1 where an install without some extras is intended; tests needing what it lacks then skip.
+LIGHT_ENV = "ZOO_TEST_LIGHT"
 MEAN = (0.485, 0.456, 0.406)
 STD = (0.229, 0.224, 0.225)
 IMAGENET_STATS = {"mean": list(MEAN), "std": list(STD)}
@@ -63,6 +65,22 @@ models:
     preprocess: {crop_pct: 0.875}
     expected: {top1: 80.050, top5: 94.946}
 """
+
+
+def require(module: str) -> Any:
+    """`module` imported for a test. Missing, it fails the test (CI must never skip it silently),
+    unless $ZOO_TEST_LIGHT=1 says this install lacks extras on purpose: then the test skips."""
+    import importlib
+
+    import pytest
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as exc:
+        if os.environ.get(LIGHT_ENV) == "1":
+            pytest.skip(f"{module} is not installed (${LIGHT_ENV}=1: a light install)")
+        pytest.fail(f"this test needs {module}, which is not installed ({exc}); `make setup` installs every "
+                    f"extra, or set {LIGHT_ENV}=1 where a light install is intended", pytrace=False)
 
 
 def edit_valid(old: str, new: str) -> str:

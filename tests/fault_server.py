@@ -7,7 +7,7 @@ the wrong range, wrong bytes, 404s, redirect chains, files that change between r
 hostile servers do: an endless body, a lying Content-Length, a drip of one byte at a time, a body
 gzip-encoded although the client asked for identity. Every request is
 logged (method, path, Range, status, body bytes sent) so tests can assert on what the
-client actually asked for.
+client actually asked for. Faults apply to GET requests only; a HEAD is answered as the file is.
 
     with FaultServer() as server:
         url = server.add("/w.pth", data)
@@ -181,7 +181,8 @@ class _Handler(BaseHTTPRequestHandler):
                            self.headers.get("If-Range"))
         with self.board.lock:
             self.board.log.append(seen)
-            fault = self._take_fault(parts.path)
+            # faults are for transfers: a HEAD (a client asking for validators) sees the file as it is
+            fault = Fault(times=None) if head else self._take_fault(parts.path)
             file = self.board.files.get(parts.path)
             redirect = self.board.redirects.get(parts.path)
             if fault.replace_with is not None and file is not None:  # later requests see the new bytes

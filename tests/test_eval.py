@@ -19,6 +19,7 @@ from tests.factories import (
     MEAN,
     STD,
     colour_classifier,
+    require,
     run_zoo,
     scenario,
     scenario_accuracy,
@@ -218,7 +219,7 @@ def _model_deploying(resize_type: str = "auto", image_color: str = "RGB", **prep
 
 
 def test_bilinear_cv_is_opencv_bit_for_bit(photos: list[Image.Image]) -> None:
-    cv2 = pytest.importorskip("cv2")
+    cv2 = require("cv2")
     for image in photos:
         pixels = np.asarray(image)
         for height, width in [(288, 288), (341, 341), (256, 256), (224, 224), (700, 600), (37, 53), (1, 1)]:
@@ -249,7 +250,7 @@ def test_pipelines_are_made_by_name(photos: list[Image.Image]) -> None:
 def test_deploy_pipeline_follows_the_vdsp_file(photos: list[Image.Image], backend: str, resize_type: str) -> None:
     """cspresnet50's vdsp_params: square resize to 288 with the source library's bilinear filter,
     crop 256 at (16, 16), fp16 statistics."""
-    cv2 = pytest.importorskip("cv2")
+    cv2 = require("cv2")
     model = _model(resize_backend=backend)
     ctx = build_context(model)
     assert (ctx.resize.height, ctx.crop.x, ctx.crop.y, ctx.resize.type) == (288, 16, 16, resize_type)
@@ -317,8 +318,8 @@ def test_deploy_equals_source_where_nothing_is_approximated(photos: list[Image.I
 @pytest.fixture(scope="module")
 def timm_network(photos: list[Image.Image], tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path, list[Any]]:
     """A random-weight timm test_resnet (160 x 160), its ONNX export, and the photographs as a dataset."""
-    torch = pytest.importorskip("torch")
-    timm = pytest.importorskip("timm")
+    torch = require("torch")
+    timm = require("timm")
     folder = tmp_path_factory.mktemp("timm_network")
     torch.manual_seed(0)
     network = timm.create_model("test_resnet", pretrained=False, num_classes=1000).eval()

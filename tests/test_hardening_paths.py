@@ -12,7 +12,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.factories import colour_classifier, colour_manifest, run_zoo, tiny_manifest, write_manifest
+from tests.factories import colour_classifier, colour_manifest, make_model, run_zoo, tiny_manifest, write_manifest
 from tests.fault_server import FaultServer
 from zoo.errors import FetchError
 from zoo.manifest.catalog import load_catalog
@@ -116,3 +116,30 @@ def test_accepted_url_file_names_stay_in_their_folder(path: str, query: str) -> 
     if file_name_problem(name) is None:
         joined = Path(os.path.normpath(Path("/zoo-folder") / name))
         assert joined.parent == Path("/zoo-folder") and not name.startswith(".")
+
+
+def test_the_renderer_refuses_an_output_path_that_is_not_plain_names(tmp_path: Path) -> None:
+    """The schema refuses such a name; a model made in code without validation meets the renderer's own check."""
+    from zoo.deploy.render import render_model
+    from zoo.errors import RenderError
+
+    model = make_model("timm", "m").model_copy(update={"name": "../../escaped"})
+    with pytest.raises(RenderError, match="refusing to write"):
+        render_model(model, out_dir=tmp_path / "out")
+    assert files_named(tmp_path.parent, "*escaped*") == []
+
+
+@pytest.mark.parametrize(("name", "digest"), [("../../escaped.bin", None), ("ok.bin", "../../escaped")])
+def test_a_cache_entry_naming_a_path_outside_is_unreadable(tmp_path: Path, name: str, digest: str | None) -> None:
+    """Entries may come from a shared remote: one whose output name or digest climbs out is a miss."""
+    from tests.test_store import entry_for
+    from zoo.store.local import LocalStore
+
+    store = LocalStore(tmp_path / "store")
+    entry = entry_for(store, "k" * 64, out=b"data")
+    good = entry.outputs["out"]
+    text = entry.model_dump_json().replace(f'"name":"{good.name}"', f'"name":"{name}"')
+    text = text.replace(f'"digest":"{good.digest}"', f'"digest":"{digest or good.digest}"')
+    assert text != entry.model_dump_json()
+    (store.root / "ac" / f"{'k' * 64}.json").write_text(text, encoding="utf-8")
+    assert store.actions.get("k" * 64) is None

@@ -23,7 +23,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from tests.factories import write_photographs
+from tests.factories import require, write_photographs
 from zoo.errors import ZooError
 from zoo.manifest.catalog import SHIPPED_MANIFESTS, load_catalog, manifest_files
 from zoo.manifest.schema import Model
@@ -34,7 +34,7 @@ from zoo.measure.preprocess import source_pipeline
 
 @pytest.fixture(scope="module")
 def timm() -> ModuleType:
-    return pytest.importorskip("timm")
+    return require("timm")
 
 
 VARIANTS = [
@@ -176,8 +176,8 @@ def paddleclas_transform(model: Model) -> Reference:
     copy (`ppcls/data/preprocess/ops/operators.py`, not in the wheel) differs only in comments,
     a size check and a decorator that unwraps dicts.
     """
-    pytest.importorskip("cv2")
-    ops = pytest.importorskip("paddleclas.deploy.python.preprocess")
+    require("cv2")
+    ops = require("paddleclas.deploy.python.preprocess")
     pre = model.preprocess
     scale = "1.0/255.0" if pre.value_range.value == "0..1" else 1.0
     steps = [
@@ -199,8 +199,8 @@ def mmpretrain_transform(model: Model) -> Reference:
     """mmpretrain's eval pipeline as its configs state it (`ResizeEdge edge='short'`, mmcv
     `CenterCrop`, `PackInputs`, then `ClsDataPreprocessor` with `to_rgb=True`), fed the BGR
     pixels `LoadImageFromFile` would give."""
-    pytest.importorskip("cv2")
-    pytest.importorskip("mmpretrain")
+    require("cv2")
+    require("mmpretrain")
     from mmcv.transforms import CenterCrop
     from mmpretrain.datasets.transforms import PackInputs, ResizeEdge
     from mmpretrain.models.utils.data_preprocessor import ClsDataPreprocessor
@@ -233,7 +233,7 @@ def _max_difference(model: Model, reference: Reference, pixels: list[np.ndarray]
 @contextlib.contextmanager
 def opencv_reference_code() -> Iterator[None]:
     """Run OpenCV's portable C++ code instead of its IPP / CPU-dispatched paths."""
-    cv2 = pytest.importorskip("cv2")
+    cv2 = require("cv2")
     before = cv2.useOptimized()
     cv2.setUseOptimized(False)
     try:
@@ -297,8 +297,8 @@ def test_mmcls_0x_normalisation_is_one_float32_step_away(pixels: list[np.ndarray
     """The mmcls manifests quote mmcls 0.23 accuracies. Its `Normalize` (mmcv `imnormalize`:
     subtract, then multiply by 1/std) and mmpretrain's data preprocessor (divide by std) round
     differently; measured: at most 2.4e-7 (one float32 step) on about 11% of the values."""
-    pytest.importorskip("cv2")
-    pytest.importorskip("mmpretrain")
+    require("cv2")
+    require("mmpretrain")
     import mmcv
     from mmcv.transforms import CenterCrop
     from mmpretrain.datasets.transforms import ResizeEdge
@@ -319,7 +319,7 @@ def test_mmcls_0x_normalisation_is_one_float32_step_away(pixels: list[np.ndarray
 def test_bicubic_cv_is_opencv_reference_code_bit_for_bit(pixels: list[np.ndarray]) -> None:
     """`resize_bicubic_cv` against `cv2.resize(INTER_CUBIC)`, shrinking and enlarging, colour and
     grey, at sizes whose rows do and do not fill whole 8-lane vectors."""
-    cv2 = pytest.importorskip("cv2")
+    cv2 = require("cv2")
     rng = np.random.default_rng(0)
     grey = np.ascontiguousarray(pixels[0][..., 1])
     # (100, 100) and (100, 223) tell 8-lane from 16-lane vectors (the last values of a row)

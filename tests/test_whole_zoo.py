@@ -1,22 +1,39 @@
-"""The shipped zoo through `zoo sync --random-weights`, then the docs from its records.
+"""The whole shipped zoo through `zoo sync --random-weights`, then the docs from its records.
 
 The seed models all go through; of the families migrated from VastModelZOO (`zoo import vmz`),
-one model each, drawn with a fixed seed. Slow (every architecture is built, exported,
-simplified and validated: minutes on 2 cores), so deselected by default: `pytest -m slow`.
+one model each, drawn with a fixed seed. Slow (every seed architecture is built, exported,
+simplified and validated: about 10 min on 2 cores), so deselected by default: `pytest -m slow`. Its timeout is three times
+that; the ~10 GB of ONNX files and store it writes are removed when it ends, pass or fail.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from zoo.manifest.catalog import load_catalog
 from zoo.pipeline.record import read_records
+
+#: Seconds the whole test may take: three times its measured ~600 s on 2 cores.
+TIMEOUT = 1800
+
+
+@pytest.fixture
+def scratch(tmp_path: Path) -> Iterator[Path]:
+    """`tmp_path`, emptied when the test ends (pytest keeps the last runs' folders: ~10 GB each)."""
+    yield tmp_path
+    for child in tmp_path.iterdir():
+        if child.is_dir():
+            shutil.rmtree(child, ignore_errors=True)
+        else:
+            child.unlink()
 
 
 def seed_models() -> list[str]:
@@ -34,18 +51,19 @@ def one_per_migrated_family(seed: int = 13) -> list[str]:
     return [chosen.choice(sorted(ids)) for _, ids in sorted(families.items())]
 
 
-def run_zoo_in(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "ZOO_HOME": str(tmp_path / "store")}
+def run_zoo_in(scratch: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "ZOO_HOME": str(scratch / "store")}
     return subprocess.run([sys.executable, "-m", "zoo_cli", *args], capture_output=True, text=True,
-                          env=env, cwd=tmp_path, timeout=3600, check=False)
+                          env=env, cwd=scratch, timeout=TIMEOUT, check=False)
 
 
 @pytest.mark.slow
-def test_every_seed_model_syncs_validates_and_reaches_the_docs(tmp_path: Path) -> None:
-    out = tmp_path / "out"
+@pytest.mark.timeout(TIMEOUT)
+def test_every_seed_model_syncs_validates_and_reaches_the_docs(scratch: Path) -> None:
+    out = scratch / "out"
 
     def zoo(*args: str) -> subprocess.CompletedProcess[str]:
-        return run_zoo_in(tmp_path, *args)
+        return run_zoo_in(scratch, *args)
 
     seeds = seed_models()
     synced = zoo("sync", *seeds, "--random-weights", "-j", "2", "--keep-going", "--out", str(out))
@@ -62,18 +80,19 @@ def test_every_seed_model_syncs_validates_and_reaches_the_docs(tmp_path: Path) -
     warm = zoo("sync", *seeds, "--random-weights", "--out", str(out))
     assert warm.returncode == 0 and "nothing to do" in warm.stdout + warm.stderr
 
-    docs = zoo("docs", "--records", str(out), "--out", str(tmp_path / "docs"))
+    docs = zoo("docs", "--records", str(out), "--out", str(scratch / "docs"))
     assert docs.returncode == 0, docs.stderr
-    page = (tmp_path / "docs" / "cspnet.md").read_text(encoding="utf-8")
+    page = (scratch / "docs" / "cspnet.md").read_text(encoding="utf-8")
     assert "From the `zoo sync` records of 7 of 7 models" in page
     assert "random weights" in page
 
 
 @pytest.mark.slow
-def test_one_migrated_model_per_family_syncs_with_random_weights(tmp_path: Path) -> None:
+@pytest.mark.timeout(TIMEOUT)
+def test_one_migrated_model_per_family_syncs_with_random_weights(scratch: Path) -> None:
     sample = one_per_migrated_family()
-    out = tmp_path / "out"
-    synced = run_zoo_in(tmp_path, "sync", *sample, "--random-weights", "-j", "2", "--keep-going", "--out", str(out))
+    out = scratch / "out"
+    synced = run_zoo_in(scratch, "sync", *sample, "--random-weights", "-j", "2", "--keep-going", "--out", str(out))
     assert synced.returncode == 0, synced.stdout[-3000:] + synced.stderr[-3000:]
     records = read_records(out)
     assert set(records) == set(sample)

@@ -12,7 +12,6 @@ Each check returns None for a good name, else a short reason that fits after "`n
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
 #: Longest name accepted, in UTF-8 bytes: what common file systems allow for one component.
@@ -66,8 +65,3 @@ def is_sha256(text: str) -> bool:
 def url_file_name(url: str) -> str:
     """The decoded last path segment of `url` (`a%2F..%2Fb` decodes to `a/../b`, which checks refuse)."""
     return unquote(urlsplit(url).path.rsplit("/", 1)[-1])
-
-
-def inside(folder: Path, path: Path) -> bool:
-    """Whether `path`, resolved, lies within `folder` resolved (symbolic links followed)."""
-    return path.resolve().is_relative_to(folder.resolve())

@@ -11,7 +11,7 @@ import click
 
 from zoo.manifest.catalog import Catalog, load_catalog, manifest_files
 from zoo.manifest.schema import Model
-from zoo_cli.console import err, out, warning
+from zoo_cli.console import emit_json, err, json_option, out, warning
 
 
 def catalog_from(ctx: click.Context) -> Catalog:
@@ -23,6 +23,17 @@ def catalog_from(ctx: click.Context) -> Catalog:
     return catalog
 
 
+def complete_ids(ctx: click.Context, param: click.Parameter, incomplete: str) -> list[Any]:
+    """Shell completion of model ids (`zoo completion`), from the catalog the command line names."""
+    from click.shell_completion import CompletionItem
+
+    try:
+        catalog = load_catalog(ctx.find_root().params.get("manifest_dirs") or ())
+    except Exception:  # a completion must never print a traceback into the shell
+        return []
+    return [CompletionItem(i) for i in sorted(catalog.models) if i.startswith(incomplete)]
+
+
 def select_options(fn: Any) -> Any:
     """The selection arguments shared by commands that act on models."""
     fn = click.option("--tag", help="Only models with this tag.")(fn)
@@ -31,23 +42,12 @@ def select_options(fn: Any) -> Any:
     return fn
 
 
-def to_json(value: Any) -> str:
-    def default(obj: Any) -> Any:
-        if isinstance(obj, Decimal):
-            return float(obj)
-        if isinstance(obj, Path):
-            return str(obj)
-        raise TypeError(f"cannot serialise {type(obj).__name__}")
-
-    return json.dumps(value, indent=2, default=default, ensure_ascii=False)
-
-
 def _fmt(value: Decimal | None) -> str:
     return "-" if value is None else str(value)
 
 
 @click.command("list")
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @select_options
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
 @click.pass_context
@@ -57,7 +57,7 @@ def list_models(ctx: click.Context, patterns: tuple[str, ...], family: str | Non
     catalog = catalog_from(ctx)
     models = catalog.select(patterns, all_models=True, family=family, source=source, tag=tag)
     if as_json:
-        out.print_json(to_json([_summary(m) for m in models]))
+        emit_json([_summary(m) for m in models])
         return
     from rich.table import Table
 
@@ -90,7 +90,7 @@ def _summary(m: Model) -> dict[str, Any]:
 
 
 @click.command()
-@click.argument("patterns", nargs=-1, required=True)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids, required=True)
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 @click.pass_context
 def show(ctx: click.Context, patterns: tuple[str, ...], as_json: bool) -> None:
@@ -101,11 +101,14 @@ def show(ctx: click.Context, patterns: tuple[str, ...], as_json: bool) -> None:
 
     catalog = catalog_from(ctx)
     models = catalog.select(patterns)
-    documents = [
-        {"id": m.id, **m.model_dump(mode="python", by_alias=True), "derived": asdict(derive(m))} for m in models
+    from zoo.redaction import redact_data
+
+    documents = [  # URLs as zoo prints them everywhere: without credentials
+        redact_data({"id": m.id, **m.model_dump(mode="python", by_alias=True), "derived": asdict(derive(m))})
+        for m in models
     ]
     if as_json:
-        out.print_json(to_json(documents if len(documents) > 1 else documents[0]))
+        emit_json(documents if len(documents) > 1 else documents[0])
         return
     import yaml
 
@@ -141,9 +144,12 @@ def _manifest_dumper() -> type:
 
 @click.command()
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@json_option
 @click.pass_context
-def lint(ctx: click.Context, paths: tuple[Path, ...]) -> None:
+def lint(ctx: click.Context, paths: tuple[Path, ...], as_json: bool) -> None:
     """Check manifests (all, or the given files/folders); exit 1 if any problem."""
+    from dataclasses import asdict
+
     if paths:
         missing = [p for p in paths if not p.exists()]
         if missing:
@@ -151,13 +157,29 @@ def lint(ctx: click.Context, paths: tuple[Path, ...]) -> None:
         catalog = load_catalog(files=manifest_files(paths))
     else:
         catalog = load_catalog(ctx.obj["manifest_dirs"])
+    unmeasured = not_measured(catalog)
+    if as_json:
+        emit_json({"ok": not catalog.problems, "files": len(catalog.files), "models": len(catalog.models),
+                   "problems": [asdict(p) for p in catalog.problems], "not_measured": unmeasured})
+        ctx.exit(1 if catalog.problems else 0)
     for problem in catalog.problems:
         err.print(str(problem), markup=False, highlight=False)
+    if unmeasured:
+        shown = ", ".join(unmeasured[:5]) + (f" and {len(unmeasured) - 5} more" if len(unmeasured) > 5 else "")
+        warning(f"{len(unmeasured)} model(s) not measured (params and MACs for the docs index): {shown}; "
+                "run `zoo measure --missing` and commit measured.json")
     summary = f"{len(catalog.files)} file(s), {len(catalog.models)} model(s), {len(catalog.problems)} problem(s)"
     if catalog.problems:
         err.print(summary, markup=False)
         ctx.exit(1)
     out.print(summary, markup=False)
+
+
+def not_measured(catalog: Catalog) -> list[str]:
+    """Ids of the models whose folder's measured.json lacks them (or has another input size)."""
+    from zoo.manifest.measured import measured_for
+
+    return [m.id for m in catalog.models.values() if measured_for(m, catalog.families[m.family].file) is None]
 
 
 @click.command()

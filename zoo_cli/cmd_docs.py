@@ -8,7 +8,7 @@ import click
 
 from zoo.errors import ManifestError
 from zoo.manifest.catalog import load_catalog
-from zoo_cli.console import err, out, warning
+from zoo_cli.console import emit_json, err, json_option, out, warning
 
 
 @click.command()
@@ -21,9 +21,10 @@ from zoo_cli.console import err, out, warning
                    "(default: none, so that the pages depend on the manifests alone).")
 @click.option("--templates", "templates_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Folder overriding the shipped templates by relative path (also $ZOO_TEMPLATES).")
+@json_option
 @click.pass_context
 def docs(ctx: click.Context, out_dir: Path, check: bool, records_dir: Path | None,
-         templates_dir: Path | None) -> None:
+         templates_dir: Path | None, as_json: bool) -> None:
     """Generate the model pages, the index and the top-1 vs GFLOPs plot from manifests and records."""
     from zoo.docs import pages as generator
     from zoo.pipeline.record import read_records
@@ -39,6 +40,10 @@ def docs(ctx: click.Context, out_dir: Path, check: bool, records_dir: Path | Non
     files = generator.generate(catalog, records, templates_dir)
     if check:
         drifts = generator.compare(files, out_dir)
+        if as_json:
+            emit_json({"ok": not drifts, "check": True, "out": str(out_dir), "files": len(files),
+                       "drifts": [{"path": d.path, "kind": d.kind} for d in drifts]})
+            ctx.exit(1 if drifts else 0)
         if not drifts:
             out.print(f"{out_dir}: {len(files)} generated file(s) are current ({source})", markup=False)
             return
@@ -50,6 +55,10 @@ def docs(ctx: click.Context, out_dir: Path, check: bool, records_dir: Path | Non
                   markup=False, highlight=False)
         ctx.exit(1)
     summary = generator.write_docs(files, out_dir)
+    if as_json:
+        emit_json({"ok": True, "check": False, "out": str(out_dir), "files": len(files), "written": summary.written,
+                   "unchanged": summary.unchanged, "removed": summary.removed})
+        return
     for name in summary.written:
         out.print(f"wrote {out_dir / name}", markup=False)
     for name in summary.removed:

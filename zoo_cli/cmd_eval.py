@@ -17,9 +17,9 @@ import click
 from zoo.errors import SelectionError, StepError
 from zoo.manifest.schema import Dtype, Model
 from zoo.pipeline.steps.base import StepReport
-from zoo_cli.cmd_catalog import catalog_from
+from zoo_cli.cmd_catalog import catalog_from, complete_ids
 from zoo_cli.cmd_sync import EXIT_INTERRUPTED, store_option
-from zoo_cli.console import err, out, warning
+from zoo_cli.console import emit_json, err, json_option, out, warning
 from zoo_cli.progress import counter
 
 if TYPE_CHECKING:
@@ -117,7 +117,7 @@ def _measure(ctx: click.Context, model: Model, record: Record, out_root: Path, s
 
 
 @click.command("eval")
-@click.argument("model_id")
+@click.argument("model_id", shell_complete=complete_ids)
 @click.option("--data", type=click.Path(path_type=Path),
               help="Labelled images: class folders (n01440764/...) or a folder plus val_label.txt.")
 @click.option("--results", type=click.Path(path_type=Path),
@@ -139,10 +139,11 @@ def _measure(ctx: click.Context, model: Model, record: Record, out_root: Path, s
 @click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime threads (default: all cores).")
 @click.option("--workers", type=click.IntRange(min=1), help="Image decoding threads (default: up to 4).")
 @store_option
+@json_option
 @click.pass_context
 def evaluate(ctx: click.Context, model_id: str, data: Path | None, results: Path | None, datalist: Path | None,
              dtype: str | None, labels: Path | None, limit: int | None, mode: str, onnx: Path | None, out_root: Path,
-             batch: int, threads: int | None, workers: int | None, store_dir: Path | None) -> None:
+             batch: int, threads: int | None, workers: int | None, store_dir: Path | None, as_json: bool) -> None:
     """Top-1/top-5 accuracy with ONNX Runtime (--data), or of the device's own results (--results),
     checked against the manifest's expected numbers.
 
@@ -156,7 +157,7 @@ def evaluate(ctx: click.Context, model_id: str, data: Path | None, results: Path
     if results is not None:
         if data is not None or onnx is not None or limit is not None:
             raise click.UsageError("--results scores what the device returned; leave out --data, --onnx and --limit")
-        _score_device(ctx, model, results, datalist, dtype or model.deploy.dtype.value, labels, out_root)
+        _score_device(ctx, model, results, datalist, dtype or model.deploy.dtype.value, labels, out_root, as_json)
         return
     if data is None:
         raise click.UsageError("give --data DIR (images to run with ONNX Runtime) or --results PATH (device results)")
@@ -165,11 +166,15 @@ def evaluate(ctx: click.Context, model_id: str, data: Path | None, results: Path
                             workers=workers)
     folder, record, onnx_path = _synced(model, out_root, onnx)
     dataset, samples = settings.samples(model)
-    out.print(f"{model.id}: {onnx_path} on {len(samples)} of {dataset.describe()}", markup=False)
+    if not as_json:
+        out.print(f"{model.id}: {onnx_path} on {len(samples)} of {dataset.describe()}", markup=False)
     random_weights = bool(record and record.random_weights)
     with counter(f"eval {model.id}", len(samples)) as advance:
         metrics, warnings, recorded = _run(ctx, model, out_root, onnx, record, EvalStep(settings), advance, lambda r: (
             run_eval(model, settings, onnx_path, folder, random_weights=random_weights, report=r)))
+    if as_json:
+        emit_json(_document(model, onnx_path, metrics, warnings, recorded))
+        ctx.exit(1 if metrics["passed"] is False else 0)
     _print_eval(metrics)
     for note in warnings:
         warning(note)
@@ -184,7 +189,7 @@ def evaluate(ctx: click.Context, model_id: str, data: Path | None, results: Path
 
 
 def _score_device(ctx: click.Context, model: Model, results: Path, datalist: Path | None, dtype: str,
-                  labels: Path | None, out_root: Path) -> None:
+                  labels: Path | None, out_root: Path, as_json: bool) -> None:
     """Score the device's results; record them as the model's deployed accuracy for `dtype`."""
     from zoo.pipeline.record import read_record
     from zoo.pipeline.steps.deployed import DeviceSettings, deployed_step, score_device
@@ -196,6 +201,10 @@ def _score_device(ctx: click.Context, model: Model, results: Path, datalist: Pat
         metrics, _, recorded = _measure(ctx, model, record, out_root, deployed_step(settings), lambda _: None)
     else:
         metrics, recorded = score_device(model, settings, random_weights=False).metrics, None
+    if as_json:
+        emit_json({"model": model.id, "results": str(results), "metrics": metrics,
+                   "record": str(recorded) if recorded is not None else None})
+        ctx.exit(1 if metrics["passed"] is False else 0)
     out.print(f"{model.id} on the device ({dtype}, {metrics['format']}: {metrics['results']}): "
               f"{metrics['images']} images, top-1 {metrics['top1']:.2f} %, top-5 {metrics['top5']:.2f} %", markup=False)
     deployed = model.reported.deployed.get(Dtype(dtype))
@@ -219,6 +228,13 @@ def _run(ctx: click.Context, model: Model, out_root: Path, onnx: Path | None, re
         return _measure(ctx, model, record, out_root, step, advance)
     result = direct(_Counted(advance))
     return result.metrics, result.warnings, None
+
+
+def _document(model: Model, onnx: Path, metrics: dict[str, Any], warnings: list[str],
+              recorded: Path | None) -> dict[str, Any]:
+    """`zoo eval --json` and `zoo bench --json`: the step's metrics as the record stores them."""
+    return {"model": model.id, "onnx": str(onnx), "metrics": metrics, "warnings": warnings,
+            "record": str(recorded) if recorded is not None else None}
 
 
 def _say_recorded(record: Path | None, onnx: Path | None) -> None:
@@ -268,7 +284,7 @@ def _batches(value: str) -> tuple[int, ...]:
 
 
 @click.command()
-@click.argument("model_id")
+@click.argument("model_id", shell_complete=complete_ids)
 @click.option("--batch", "batches", default="1,4,8", show_default=True, help="Batch sizes, comma-separated.")
 @click.option("--threads", type=click.IntRange(min=1), help="ONNX Runtime intra-op threads (default: all cores).")
 @click.option("--repeats", default=20, show_default=True, type=click.IntRange(min=1), help="Timed runs per batch size.")
@@ -278,25 +294,31 @@ def _batches(value: str) -> tuple[int, ...]:
 @click.option("--out", "out_root", default=Path("out"), show_default=True,
               type=click.Path(path_type=Path, file_okay=False), help=OUT_HELP)
 @store_option
+@json_option
 @click.pass_context
 def bench(ctx: click.Context, model_id: str, batches: str, threads: int | None, repeats: int, warmup: int,
-          onnx: Path | None, out_root: Path, store_dir: Path | None) -> None:
+          onnx: Path | None, out_root: Path, store_dir: Path | None, as_json: bool) -> None:
     """CPU latency with ONNX Runtime per batch size (median and p90), recorded with the machine."""
     from rich.table import Table
 
+    from zoo.measure.bench import milliseconds
     from zoo.pipeline.steps.bench import BenchSettings, BenchStep, run_bench
 
     settings = BenchSettings(batches=_batches(batches), threads=threads, repeats=repeats, warmup=warmup)
     model = one_model(ctx, model_id)
     _, record, onnx_path = _synced(model, out_root, onnx)
     with counter(f"bench {model.id}", settings.runs) as advance:
-        metrics, _, recorded = _run(ctx, model, out_root, onnx, record, BenchStep(settings), advance,
-                                    lambda r: run_bench(model, settings, onnx_path, r))
+        metrics, notes, recorded = _run(ctx, model, out_root, onnx, record, BenchStep(settings), advance,
+                                        lambda r: run_bench(model, settings, onnx_path, r))
+    if as_json:
+        emit_json(_document(model, onnx_path, metrics, notes, recorded))
+        return
     table = Table(title=f"{model.id} on {metrics['machine']}, {metrics['threads']} thread(s)", title_justify="left")
     for column in ("batch", "median ms", "p90 ms", "ms per image"):
         table.add_column(column, justify="right")
     for size, latency in sorted(metrics["latency_ms"].items(), key=lambda item: int(item[0])):
-        table.add_row(size, f"{latency['median']:.2f}", f"{latency['p90']:.2f}", f"{latency['median'] / int(size):.2f}")
+        table.add_row(size, milliseconds(latency["median"]), milliseconds(latency["p90"]),
+                      milliseconds(latency["median"] / int(size)))
     out.print(table)
     for size, reason in sorted(metrics["skipped"].items(), key=lambda item: int(item[0])):
         warning(f"batch {size} skipped: {reason}")

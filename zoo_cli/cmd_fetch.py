@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +17,8 @@ import click
 
 from zoo.errors import FetchError
 from zoo.pipeline.steps.fetch import download_path
-from zoo_cli.cmd_catalog import catalog_from, select_options, to_json
-from zoo_cli.console import error, out, warning
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
+from zoo_cli.console import emit_json, error, out, warning
 from zoo_cli.progress import fetch_display
 
 
@@ -36,6 +37,19 @@ def _fetch_options(fn: Any) -> Any:
     return fn
 
 
+def _copy_out(source: Path, sha256: str, dest: Path) -> Path:
+    """Put a verified download at `dest` (a copy, atomically), unless `dest` already holds it."""
+    import shutil
+
+    from zoo.atomic import atomic_path
+    from zoo.store.blobs import sha256_file
+
+    if not (dest.is_file() and sha256_file(dest)[0] == sha256):
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(source, tmp)
+    return dest
+
+
 def _downloads(store_dir: Path | None) -> Path:
     from zoo.store.local import LocalStore
 
@@ -43,7 +57,7 @@ def _downloads(store_dir: Path | None) -> Path:
 
 
 @click.command()
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @_fetch_options
 @click.option("--force", is_flag=True, help="Download again and re-pin models already pinned by a lock file.")
 @click.pass_context
@@ -71,7 +85,7 @@ def lock(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family
         lock_file = lock_path(manifest)
         pins, _, _ = read_pins(lock_file)
         old = pins.get(model.id)
-        by_lock = old is not None and old.url == weights.url and old.sha256 == weights.sha256
+        by_lock = old is not None and redact(old.url) == redact(weights.url) and old.sha256 == weights.sha256
         if weights.sha256 and not by_lock:
             out.print(f"{model.id}: pinned in {manifest.name} itself; edit the manifest to change it", markup=False)
             continue
@@ -102,7 +116,7 @@ def lock(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family
 
 
 @click.command("fetch")
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @_fetch_options
 @click.option("--out", "out_dir", type=click.Path(path_type=Path, file_okay=False),
               help="Put the files here (default: the store's download cache).")
@@ -124,7 +138,8 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
         if weights is None:
             warning(f"{model.id}: no weights in the manifest (random init only); skipped")
             continue
-        dest = out_dir / weights.filename if out_dir else download_path(_downloads(store_dir), weights)
+        # the download, its lock and any partial file stay in the store; --out gets a finished copy
+        dest = download_path(_downloads(store_dir), weights)
         try:
             with fetch_display(dest.name) as progress:
                 result = fetch(weights.url, dest, sha256=weights.sha256, size=weights.size,
@@ -134,6 +149,8 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
             error(f"{model.id}: {exc}")
             failed += 1
             continue
+        if out_dir:
+            result = replace(result, path=_copy_out(result.path, result.sha256, out_dir / weights.filename))
         if not weights.sha256:
             warning(f"{model.id} is not pinned; `zoo lock {model.id}` records sha256 {result.sha256}")
         results.append({"id": model.id, "path": str(result.path), "sha256": result.sha256, "size": result.size,
@@ -141,6 +158,6 @@ def fetch_weights(ctx: click.Context, patterns: tuple[str, ...], all_models: boo
         if not as_json:
             out.print(f"{result.path}  sha256 {result.sha256}  {result.size} bytes", markup=False)
     if as_json:
-        out.print_json(to_json(results))
+        emit_json(results)
     if failed:
         ctx.exit(1)

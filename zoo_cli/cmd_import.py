@@ -8,8 +8,8 @@ from typing import Any
 import click
 
 from zoo.store.local import default_root
-from zoo_cli.cmd_catalog import catalog_from, select_options
-from zoo_cli.console import error, out, warning
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
+from zoo_cli.console import emit_json, error, json_option, out, warning
 
 #: The pseudo-library `zoo import` takes for VastModelZOO family folders.
 VMZ = "vmz"
@@ -32,19 +32,23 @@ def library_cache(store_dir: Path | None) -> Path:
 
 
 @click.command()
-@click.argument("patterns", nargs=-1)
+@click.argument("patterns", nargs=-1, shell_complete=complete_ids)
 @click.option("--all", "all_models", is_flag=True, help="Check every model (the default without patterns).")
 @select_options
 @cache_options
+@json_option
 @click.pass_context
 def check(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, family: str | None, source: str | None,
-          tag: str | None, store_dir: Path | None, offline: bool) -> None:
+          tag: str | None, store_dir: Path | None, offline: bool, as_json: bool) -> None:
     """Compare models (all, or ids, names, globs) with their library's own config at the pinned version."""
     from zoo.sources.check import check_models
 
     catalog = catalog_from(ctx)
     models = catalog.select(patterns, all_models=all_models or not patterns, family=family, source=source, tag=tag)
     report = check_models(catalog, models, library_cache(store_dir), offline=offline)
+    if as_json:
+        emit_json(_check_document(report))
+        ctx.exit(0 if report.ok else 1)
     for disagreement in report.disagreements:
         if disagreement.reason:
             out.print(str(disagreement), markup=False, highlight=False)
@@ -64,6 +68,15 @@ def check(ctx: click.Context, patterns: tuple[str, ...], all_models: bool, famil
     )
     if not report.ok:
         ctx.exit(1)
+
+
+def _check_document(report: Any) -> dict[str, Any]:
+    """`zoo check --json`."""
+    return {"ok": report.ok, "checked": report.checked, "unchecked": report.unchecked,
+            "unsupported": report.unsupported, "notes": report.notes,
+            "disagreements": [{"model": d.model_id, "file": str(d.file), "line": d.line, "field": d.difference.field,
+                               "manifest": d.difference.manifest, "library": d.difference.library,
+                               "read_from": d.read_from, "reason": d.reason} for d in report.disagreements]}
 
 
 @click.command("import")

@@ -20,8 +20,8 @@ from zoo.manifest.schema import Model
 from zoo.pipeline.backends import EXECUTOR_ENV
 from zoo.pipeline.steps.base import RunOptions, Step
 from zoo.store.remote import REMOTE_ENV
-from zoo_cli.cmd_catalog import catalog_from, select_options
-from zoo_cli.console import err, out
+from zoo_cli.cmd_catalog import catalog_from, complete_ids, select_options
+from zoo_cli.console import VERBOSE, emit_json, err, json_option, out, verbosity
 
 #: Exit status of a run stopped by Ctrl-C (128 + SIGINT), as shells report it.
 EXIT_INTERRUPTED = 130
@@ -34,7 +34,7 @@ store_option = click.option("--store", "store_dir", type=click.Path(path_type=Pa
 def pipeline_options(fn: Any) -> Any:
     """Options shared by `zoo sync` and `zoo plan`: where things go and what steps see."""
     decorators: list[Callable[[Any], Any]] = [
-        click.argument("patterns", nargs=-1),
+        click.argument("patterns", nargs=-1, shell_complete=complete_ids),
         click.option("--all", "all_models", is_flag=True, help="Every model in the catalog."),
         select_options,
         click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("out"), show_default=True,
@@ -134,8 +134,9 @@ def plan(ctx: click.Context, as_json: bool, **params: Any) -> None:
               callback=lambda ctx, param, value: _executor(value),
               help=f"Where steps run: this machine's threads and worker processes, or a Dask cluster "
                    f"(needs --remote; also ${EXECUTOR_ENV}).")
+@json_option
 @click.pass_context
-def sync(ctx: click.Context, jobs: int | None, keep_going: bool, log_format: str, executor: str,
+def sync(ctx: click.Context, jobs: int | None, keep_going: bool, log_format: str, executor: str, as_json: bool,
          **params: Any) -> None:
     """Fetch, convert, simplify, validate and render models; cached steps are not redone."""
     import os
@@ -144,7 +145,7 @@ def sync(ctx: click.Context, jobs: int | None, keep_going: bool, log_format: str
     local_jobs = max(1, min(4, os.cpu_count() or 1)) if executor == "local" else None  # a cluster: its capacity
     code = sync_models(models, store=store, options=options, out_dir=params["out_dir"], jobs=jobs or local_jobs,
                        force=params["force"], keep_going=keep_going, log_format=log_format, debug=ctx.obj["debug"],
-                       executor=executor, remote=params["remote"])
+                       executor=executor, remote=params["remote"], as_json=as_json)
     ctx.exit(code)
 
 
@@ -162,17 +163,24 @@ def sync_models(
     steps: Sequence[Step] | None = None,
     executor: str = "local",
     remote: str | None = None,
+    as_json: bool = False,
 ) -> int:
     """Plan and run; print progress and the summary; return the exit status (0 only if all succeeded)."""
     from zoo.pipeline.plan import build_plan
     from zoo.pipeline.scheduler import run_plan
 
     the_plan = build_plan(models, options, store, steps=steps, force=force, remote=remote_lookup(store, remote))
-    reporter = _reporter(log_format, the_plan)
-    with getattr(reporter, "live", contextlib.nullcontext)():
-        result = run_plan(the_plan, store, out_dir=out_dir, jobs=jobs, keep_going=keep_going, on_event=reporter,
+    show = reporter(log_format, the_plan)
+    with getattr(show, "live", contextlib.nullcontext)():
+        result = run_plan(the_plan, store, out_dir=out_dir, jobs=jobs, keep_going=keep_going, on_event=show,
                           executor=executor, remote=remote)
-    _summary(result, log_format, debug)
+    from zoo_cli.sync_report import model_reports
+
+    reports = model_reports(models, result.records, options)
+    if as_json:
+        emit_json(summary_document(result, reports))
+    else:
+        _summary(result, reports, log_format, debug)
     if result.interrupted:
         return EXIT_INTERRUPTED
     return 0 if result.ok else 1
@@ -210,9 +218,11 @@ def remote_lookup(store: Any, url: str | None) -> Any:
     return lookup
 
 
-def _reporter(log_format: str, the_plan: Any) -> Callable[[Any], None]:
+def reporter(log_format: str, the_plan: Any) -> Callable[[Any], None]:
     if log_format == "json":
         return _JsonLog()
+    if verbosity() < 0:
+        return lambda event: None
     if err.is_terminal:
         return _LiveProgress(len(the_plan.all_nodes()))
     return _TextLog()
@@ -228,7 +238,9 @@ class _JsonLog:
 
 def _print_json(payload: dict[str, Any]) -> None:
     """One line of JSON on stdout, stamped with the wall-clock time."""
-    sys.stdout.write(json.dumps({"time": round(time.time(), 3), **payload}) + "\n")
+    from zoo.redaction import redact_data
+
+    sys.stdout.write(json.dumps({"time": round(time.time(), 3), **redact_data(payload)}) + "\n")
     sys.stdout.flush()
 
 
@@ -241,7 +253,8 @@ class _TextLog:
 
     def __call__(self, event: Any) -> None:
         line = _describe(event, self)
-        if line:
+        cached = event.event == "step_finished" and event.status == "cached"
+        if line and (not cached or verbosity() >= VERBOSE):
             err.print(line, markup=False, highlight=False)
 
 
@@ -321,29 +334,25 @@ class _LiveProgress:
             self.progress.console.print(line, markup=False, highlight=False)
 
 
-def _summary(result: Any, log_format: str, debug: bool) -> None:
+def summary_document(result: Any, reports: Sequence[Any]) -> dict[str, Any]:
+    """The run's result as data: `zoo sync --json`, and the last event of `--log-format json`."""
     counts: dict[str, int] = {}
     for outcome in result.outcomes:
         counts[outcome.status] = counts.get(outcome.status, 0) + 1
-    if log_format == "json":
-        rows = [{"model": o.model_id, "step": o.kind, "status": o.status, "seconds": round(o.seconds, 3),
-                 "cache_hit": o.status == "cached", "error": o.error} for o in result.outcomes]
-        _print_json({"event": "summary", "ok": result.ok, "interrupted": result.interrupted,
-                     "nothing_done": result.nothing_done, "counts": counts, "steps": rows,
-                     "publish_errors": result.publish_errors})
-        return
-    from rich.table import Table
+    rows = [{"model": o.model_id, "step": o.kind, "status": o.status, "seconds": round(o.seconds, 3),
+             "cache_hit": o.status == "cached", "error": o.error} for o in result.outcomes]
+    return {"ok": result.ok, "interrupted": result.interrupted, "nothing_done": result.nothing_done,
+            "counts": counts, "steps": rows, "models": [r.as_dict() for r in reports],
+            "publish_errors": result.publish_errors}
 
-    table = Table(title="sync summary", title_justify="left")
-    for column in ("model", "step", "status", "time", "cache hit"):
-        table.add_column(column, justify="right" if column == "time" else "left")
-    style = {"ran": "green", "cached": "cyan", "failed": "bold red", "skipped": "yellow"}
-    for o in result.outcomes:
-        seconds = f"{o.seconds:.1f} s" if o.status in ("ran", "failed") else "-"
-        table.add_row(o.model_id, o.kind, f"[{style[o.status]}]{o.status}[/]", seconds,
-                      "yes" if o.status == "cached" else "no")
-    if result.outcomes:
-        out.print(table)
+
+def _summary(result: Any, reports: Sequence[Any], log_format: str, debug: bool) -> None:
+    if log_format == "json":
+        _print_json({"event": "summary", **summary_document(result, reports)})
+        return
+    from zoo_cli.sync_report import print_reports
+
+    _step_table(result)
     for o in result.outcomes:
         if o.status == "failed":
             err.print(f"[bold red]{o.model_id} {o.kind} failed:[/] {_escape(o.error or '')}")
@@ -351,12 +360,32 @@ def _summary(result: Any, log_format: str, debug: bool) -> None:
                 err.print(o.detail, markup=False, highlight=False)
     for model_id, message in result.publish_errors.items():
         err.print(f"[bold red]{model_id} not published:[/] {_escape(message)}")
+    print_reports(reports, out)
     if result.interrupted:
         err.print("interrupted: finished steps are kept; run the same command again to resume", markup=False)
     elif result.nothing_done:
         out.print(f"nothing to do: {len(result.outcomes)} steps cached", markup=False)
     else:
+        counts = summary_document(result, ())["counts"]
         out.print(", ".join(f"{n} {status}" for status, n in sorted(counts.items())), markup=False)
+
+
+def _step_table(result: Any) -> None:
+    """The steps that did something (every step with -v); cached ones are the quiet norm."""
+    from rich.table import Table
+
+    shown = [o for o in result.outcomes if verbosity() >= VERBOSE or o.status != "cached"]
+    if not shown:
+        return
+    table = Table(title="sync summary", title_justify="left")
+    for column in ("model", "step", "status", "time", "cache hit"):
+        table.add_column(column, justify="right" if column == "time" else "left")
+    style = {"ran": "green", "cached": "cyan", "failed": "bold red", "skipped": "yellow"}
+    for o in shown:
+        seconds = f"{o.seconds:.1f} s" if o.status in ("ran", "failed") else "-"
+        table.add_row(o.model_id, o.kind, f"[{style[o.status]}]{o.status}[/]", seconds,
+                      "yes" if o.status == "cached" else "no")
+    out.print(table)
 
 
 def _escape(text: str) -> str:

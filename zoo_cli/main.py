@@ -36,6 +36,10 @@ COMMANDS: dict[str, str] = {
     "check": "zoo_cli.cmd_import:check",
     "import": "zoo_cli.cmd_import:import_models",
     "diff": "zoo_cli.cmd_import:diff",
+    "doctor": "zoo_cli.cmd_doctor:doctor",
+    "completion": "zoo_cli.cmd_completion:completion",
+    "measure": "zoo_cli.cmd_measure:measure",
+    "install": "zoo_cli.cmd_doctor:install",
 }
 
 
@@ -49,8 +53,10 @@ class LazyGroup(click.Group):
         target = COMMANDS.get(cmd_name)
         if target is None:
             return None
+        from zoo_cli.console import with_verbosity
+
         module, attribute = target.split(":")
-        return getattr(importlib.import_module(module), attribute)
+        return with_verbosity(getattr(importlib.import_module(module), attribute))
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -69,10 +75,22 @@ def cli(ctx: click.Context, manifest_dirs: tuple[Path, ...], debug: bool) -> Non
     ctx.obj = {"manifest_dirs": manifest_dirs, "debug": debug}
 
 
+def _with_root_verbosity() -> None:
+    """`zoo -q CMD` works as well as `zoo CMD -q`."""
+    from zoo_cli.console import with_verbosity
+
+    with_verbosity(cli)
+
+
+_with_root_verbosity()
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console entry point: user mistakes print a message and exit non-zero, no traceback."""
     from zoo.errors import ZooError
+    from zoo_cli.console import guard_streams
 
+    guard_streams()
     try:
         # Outside standalone mode click returns the code given to `ctx.exit(code)`.
         result = cli.main(args=argv, prog_name="zoo", standalone_mode=False)

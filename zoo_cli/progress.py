@@ -11,12 +11,16 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from zoo_cli.console import err
+from zoo_cli.console import QUIET, err, verbosity
 
 
 @contextmanager
 def counter(description: str, total: int) -> Iterator[Callable[[int], None]]:
-    """Yield an `advance(n)` callback: a rich bar on a terminal, a line every 10 % otherwise."""
+    """Yield an `advance(n)` callback: a rich bar on a terminal, a line every 10 % otherwise,
+    nothing with `-q`."""
+    if verbosity() == QUIET:
+        yield lambda n: None
+        return
     if err.is_terminal:
         from rich.progress import (
             BarColumn,

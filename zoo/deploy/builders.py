@@ -210,11 +210,16 @@ def _colour(model: Model) -> Colour:
     )
 
 
-def _quantize(model: Model, dtype: str | None, calib_dir: str | None) -> Quantize:
+def check_dtype(dtype: str | None) -> Dtype | None:
+    """The `--dtype` override as a `Dtype` (None: the manifest's); a `RenderError` names the choices."""
     try:
-        chosen = Dtype(dtype) if dtype is not None else model.deploy.dtype
+        return Dtype(dtype) if dtype is not None else None
     except ValueError:
-        raise RenderError(f"dtype {dtype!r} is not one of: {', '.join(d.value for d in Dtype)}") from None
+        raise RenderError(f"--dtype {dtype!r} is not one of: {', '.join(d.value for d in Dtype)}") from None
+
+
+def _quantize(model: Model, dtype: str | None, calib_dir: str | None) -> Quantize:
+    chosen = check_dtype(dtype) or model.deploy.dtype
     enabled = chosen == Dtype.int8
     return Quantize(
         dtype=chosen.value,

@@ -45,6 +45,7 @@ from zoo.deploy.templating import (
 )
 from zoo.errors import RenderError, ZooError
 from zoo.manifest.schema import Model
+from zoo.names import component_problem
 
 
 # --------------------------------------------------------------------------- results
@@ -95,12 +96,12 @@ def render_model(
     """
     outputs = profile_outputs(profile)
     env = environment(resolve_templates_dir(templates_dir))
-    folder = Path(out_dir) / model.stem
+    folder = _output_path(Path(out_dir), model.stem)
     context = build_context(model, input_name=input_name, onnx_path=onnx_path, model_dir=folder,
                             dtype=dtype, calib_dir=calib_dir)
     approximations = context.approximations_for(o.dialect for o in outputs)
     texts = {
-        folder / output.path_for(context): _render_checked(env, output, context, approximations)
+        _output_path(folder, output.path_for(context)): _render_checked(env, output, context, approximations)
         for output in outputs
     }
     for parent in {path.parent for path in texts}:
@@ -129,6 +130,16 @@ def render_all(
         except ZooError as exc:
             batch.failures[model.id] = str(exc)
     return batch
+
+
+def _output_path(folder: Path, relative: str) -> Path:
+    """`folder / relative`, each part a plain name: an output's path is built from model names."""
+    for part in relative.split("/"):
+        problem = component_problem(part)
+        if problem:
+            raise RenderError(f"refusing to write {relative!r} into {folder}: the part {part!r} {problem}. "
+                              "Fix the output's path rule or the model's name.")
+    return folder / relative
 
 
 def _render_checked(env: jinja2.Environment, output: Output, context: DeployContext, approximations: list[str]) -> str:

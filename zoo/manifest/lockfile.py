@@ -11,7 +11,8 @@ Why a separate file rather than rewriting the manifest: the manifest stays exact
 person wrote it (comments, layout, number formatting), `zoo lock` never rewrites YAML it
 does not own, and a re-pin is a small, reviewable diff. The catalog merges the pins in at
 load time (`apply_locks`). An entry is used only while its `url` still equals the
-manifest's: a changed URL makes the entry stale, which is reported (so `zoo lint` fails)
+manifest's, compared as written: masked by `zoo.redaction` (a lock file is committed, so it never
+holds a password or token, and a rotated token does not unpin the file). A changed URL makes the entry stale, which is reported (so `zoo lint` fails)
 and ignored until `zoo lock` pins the new file. A sha256 written in the manifest itself
 always wins over the lock file.
 """
@@ -29,6 +30,7 @@ from zoo.errors import ManifestError, Problem
 from zoo.manifest.located import load_located
 from zoo.manifest.schema import Model, Weights
 from zoo.names import is_sha256
+from zoo.redaction import redact
 
 #: Lock files end with this, which the catalog skips when looking for manifests.
 LOCK_SUFFIX = ".lock.yaml"
@@ -101,7 +103,7 @@ def _pin(entry: object) -> Pin | None:
 def write_pins(lock_file: Path, pins: dict[str, Pin], manifest_name: str) -> None:
     """Write every pin, sorted by model id, atomically (temp file beside it + rename)."""
     body = {
-        model_id: {"url": pin.url, "sha256": pin.sha256, "size": pin.size}
+        model_id: {"url": redact(pin.url), "sha256": pin.sha256, "size": pin.size}
         for model_id, pin in sorted(pins.items(), key=lambda item: item[0].lower())
     }
     text = _HEADER.format(manifest=manifest_name) + yaml.safe_dump(body, sort_keys=False, width=1000)
@@ -147,12 +149,10 @@ class _Unusable(Exception):
 
 def _pinned(model: Model, pin: Pin) -> Model:
     """`model` with `pin` applied; `_Unusable` says why the pin cannot be used."""
-    from zoo.redaction import redact
-
     weights = model.weights
     if weights is None:
         raise _Unusable("the model has no `weights` to pin", "remove the entry")
-    if pin.url != weights.url:
+    if redact(pin.url) != redact(weights.url):
         raise _Unusable(
             f"stale pin: it is for {redact(pin.url)}, but the manifest now says {redact(weights.url)}; ignored",
             f"run `zoo lock {model.id}` to pin the new file",

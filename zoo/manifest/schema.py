@@ -140,6 +140,14 @@ class AccuracyUnit(StrEnum):
     fraction = "fraction"
 
 
+class FlopsConvention(StrEnum):
+    """What a source's published FLOPs count: multiply-accumulates, twice that, or not stated."""
+
+    macs = "macs"
+    two_macs = "2macs"
+    unknown = "unknown"
+
+
 class Precision(StrEnum):
     FP32 = "FP32"
     FP16 = "FP16"
@@ -220,10 +228,14 @@ def _number(value: Any) -> Any:
 
 
 Url = Annotated[str, AfterValidator(_url)]
+# Bounds go inside the Annotated, before the check, so that the JSON Schema still states them.
 Int = Annotated[int, BeforeValidator(_number)]
 Float = Annotated[float, BeforeValidator(_number)]
 Dec = Annotated[Decimal, BeforeValidator(_number)]
-Positive = Annotated[Dec, Field(gt=0)]
+Positive = Annotated[Decimal, Field(gt=0), BeforeValidator(_number)]
+PositiveInt = Annotated[int, Field(gt=0), BeforeValidator(_number)]
+PositiveFloat = Annotated[float, Field(gt=0), BeforeValidator(_number)]
+Fraction = Annotated[float, Field(gt=0, le=1), BeforeValidator(_number)]
 
 
 class Paper(Strict):
@@ -269,6 +281,8 @@ class Source(Strict):
     def _config_form(cls, value: str | None) -> str | None:
         if value is not None and value != STANDARD_CONFIG and not value.endswith((".yaml", ".yml")):
             raise ValueError(f"config {value!r} must name a .yaml file (path or URL) or be `{STANDARD_CONFIG}`")
+        if value is not None and "://" in value:
+            _url(value)
         return value
 
     @model_validator(mode="after")
@@ -301,7 +315,7 @@ class Weights(Strict):
     hash_prefix: str | None = Field(
         None, description="Leading hex digits of the sha256 that the file name carries (torch hub style)."
     )
-    size: Int | None = Field(None, gt=0, description="Size in bytes.")
+    size: PositiveInt | None = Field(None, description="Size in bytes.")
     mirrors: tuple[Url, ...] = ()
 
     @field_validator("format")
@@ -350,11 +364,11 @@ class Weights(Strict):
 class Preprocess(Strict):
     """How the source library feeds the network at evaluation time."""
 
-    crop_pct: Float | None = Field(
-        None, gt=0, le=1, description="timm convention: resize to floor(S / crop_pct), then crop S."
+    crop_pct: Fraction | None = Field(
+        None, description="timm convention: resize to floor(S / crop_pct), then crop S."
     )
-    resize: Int | None = Field(
-        None, gt=0, le=4 * MAX_INPUT_SIDE, description="The resize size the source states (PaddleClas `resize_short`)."
+    resize: Annotated[int, Field(gt=0, le=4 * MAX_INPUT_SIDE), BeforeValidator(_number)] | None = Field(
+        None, description="The resize size the source states (PaddleClas `resize_short`)."
     )
     crop_mode: CropMode = CropMode.center
     interpolation: Interpolation = Interpolation.bilinear
@@ -434,7 +448,7 @@ class LatencyTable(Strict):
     batch_ms: dict[Int, Positive | None] = Field(
         description="Batch size -> milliseconds; null where the source shows '-'."
     )
-    size: Int | None = Field(None, gt=0, description="Input size measured at, if not input_size.")
+    size: PositiveInt | None = Field(None, description="Input size measured at, if not input_size.")
     note: str | None = Field(None, description="The source's remark (engine, precision), verbatim.")
     source: str | None = None
 
@@ -457,6 +471,11 @@ class Reported(Strict):
     """Numbers reported upstream (not measured by zoo)."""
 
     flops_g: Positive | None = None
+    flops_convention: FlopsConvention = Field(
+        FlopsConvention.unknown,
+        description="What `flops_g` counts at its source: `macs` (multiply-accumulates, as PaddleClas and mmcls "
+                    "tables), `2macs` (two operations per multiply-accumulate, as VastModelZOO tables), `unknown`.",
+    )
     params_m: Positive | None = None
     source: str | None = None
     latency: tuple[LatencyTable, ...] = ()
@@ -473,8 +492,8 @@ class ExtraOp(StrEnum):
 class CompileOptions(Strict):
     """Options of the vamc `backend.compile` block beyond `cluster_mode`; absent ones are not written."""
 
-    data_transport_mode: Int | None = Field(None, ge=0, description="e.g. 1, as some published builds set it.")
-    dense_special_config: tuple[Annotated[Int, Field(gt=0)], ...] | None = Field(
+    data_transport_mode: Annotated[int, Field(ge=0), BeforeValidator(_number)] | None = Field(None, description="e.g. 1, as some published builds set it.")
+    dense_special_config: tuple[PositiveInt, ...] | None = Field(
         None, min_length=1, description="e.g. [1, 4096, 4096]; written in the compile and quantize blocks."
     )
 
@@ -486,10 +505,10 @@ class Deploy(Strict):
     calibrate_mode: CalibrateMode = CalibrateMode.percentile
     per_channel: bool = True
     extra_ops: ExtraOp | None = None
-    opset: Int | None = Field(None, ge=7, le=21, description="Default: 11 for PyTorch, 10 for paddle2onnx.")
+    opset: Annotated[int, Field(ge=7, le=21), BeforeValidator(_number)] | None = Field(None, description="Default: 11 for PyTorch, 10 for paddle2onnx.")
     dynamic_batch: bool = False
-    calib_count: Int | None = Field(
-        None, gt=0, description="Calibration images; default: the profile's (build_in 50, sdk1 1000)."
+    calib_count: PositiveInt | None = Field(
+        None, description="Calibration images; default: the profile's (build_in 50, sdk1 1000)."
     )
     sampler_suffix: str = Field(
         "JPEG", description="File suffix of the calibration images (ImageNet's are .JPEG), without the dot."
@@ -554,9 +573,9 @@ DEFAULT_RTOL = 1e-3
 class Validate(Strict):
     """Parity thresholds between ONNX Runtime and the source framework."""
 
-    atol: Float = Field(DEFAULT_ATOL, gt=0, description="Max abs error on logits.")
-    rtol: Float = Field(DEFAULT_RTOL, gt=0, description="Max error relative to the logit range.")
-    min_top1_agreement: Float = Field(1.0, gt=0, le=1)
+    atol: PositiveFloat = Field(DEFAULT_ATOL, description="Max abs error on logits.")
+    rtol: PositiveFloat = Field(DEFAULT_RTOL, description="Max error relative to the logit range.")
+    min_top1_agreement: Fraction = 1.0
     reason: str | None = Field(None, description="Required when any threshold is relaxed.")
 
     @model_validator(mode="after")
@@ -579,7 +598,7 @@ class Model(Strict):
     weights: Weights | None = Field(None, description="Absent only for models built with random weights.")
     input_size: tuple[Int, Int, Int]
     preprocess: Preprocess
-    num_classes: Int = Field(1000, gt=0, le=1_000_000)
+    num_classes: Annotated[int, Field(gt=0, le=1_000_000), BeforeValidator(_number)] = 1000
     dataset: str = "ImageNet-1k"
     expected: Accuracy | None = None
     reference: Accuracy | None = Field(None, description="Paper/reference accuracy (the seeds' 'Reference' columns).")

@@ -25,6 +25,14 @@ from zoo.measure.evaluate import open_session
 DEFAULT_BATCHES = (1, 4, 8)
 
 
+def milliseconds(value: float) -> str:
+    """The one way zoo prints a latency: two decimals, rounded half up from the recorded value
+    (records keep three), so the CLI and the docs always print the same digits."""
+    from decimal import ROUND_HALF_UP, Decimal
+
+    return str(Decimal(repr(float(value))).quantize(Decimal("0.01"), rounding=ROUND_HALF_UP))
+
+
 @dataclass(frozen=True)
 class Latency:
     """Milliseconds per run of one batch."""

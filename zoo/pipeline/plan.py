@@ -55,6 +55,14 @@ def jsonable(value: Any) -> Any:
     return json.loads(canonical_json(value))
 
 
+def key_fields(step: Step, model: Model, options: RunOptions) -> dict[str, Any]:
+    """The fields a step's key is hashed from, as stored in entries and shown in explanations:
+    credentials are masked before anything is hashed or written, so no key depends on a token."""
+    from zoo.redaction import redact_data
+
+    return redact_data(jsonable(step.fields(model, options)))
+
+
 def cache_key(ingredients: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(ingredients).encode("utf-8")).hexdigest()
 
@@ -177,6 +185,8 @@ def build_plan(
     opt_in = opt_in_steps() if opt_in is None else opt_in
     ordered = order_steps(steps)
     forced = check_force(force, ordered)
+    for step in (*ordered, *opt_in):
+        step.check_options(options)
     nodes: dict[str, list[Node]] = {}
     for model in models:
         chosen = [s for s in ordered if s.applies(model, options)]
@@ -186,7 +196,7 @@ def build_plan(
                 model=model,
                 step=step,
                 needs=tuple(n for n in step.needs if n in present),
-                fields=jsonable(step.fields(model, options)),
+                fields=key_fields(step, model, options),
                 tools={name: tool_version(name) for name in sorted(step.tools_for(model))},
                 forced=step.kind in forced,
             )
@@ -233,7 +243,7 @@ def measure_plan(model: Model, record: Record, store: LocalStore, step: Step, *,
     nodes: dict[str, Node] = {}
     for kind in step.needs:
         _pin(model, record, store, known, kind, nodes)
-    target = Node(model=model, step=step, needs=step.needs, fields=jsonable(step.fields(model, options)),
+    target = Node(model=model, step=step, needs=step.needs, fields=key_fields(step, model, options),
                   tools={name: tool_version(name) for name in sorted(step.tools_for(model))}, forced=True)
     ordered = [*nodes.values(), target]
     predict(ordered, store)

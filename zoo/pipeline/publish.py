@@ -5,7 +5,9 @@ When all steps of a model are settled, the outputs of its successful steps (thos
 copies) and the record is written last, atomically. A file already in the folder stays only
 if it is the blob itself or hashes to the digest the record states: what is in the folder is
 always what the record says. Files an earlier record listed and this one does not are
-removed. A model that never started is not published, so its folder stays as it was.
+removed; a step that failed this time keeps the files its earlier success published (its
+record entry says so), so a failure never takes a good deploy file away. A model that never
+started is not published, so its folder stays as it was.
 
 A measure plan (`zoo eval`, `zoo bench`) adds to the record it was planned from: the steps it
 only looked up keep their entries as they were, and its opt-in step is set. An opt-in step
@@ -75,14 +77,20 @@ def _new_record(plan: Plan, model: Model, outcomes: Mapping[str, StepOutcome],
             if earlier is not None:
                 record.steps[node.kind] = earlier
             continue
-        record.steps[node.kind] = _step_record(node, outcome)
+        record.steps[node.kind] = _step_record(node, outcome, earlier)
         written.append((node, outcome))
     return record, written
 
 
-def _step_record(node: Node, outcome: StepOutcome) -> StepRecord:
+def _step_record(node: Node, outcome: StepOutcome, earlier: StepRecord | None) -> StepRecord:
+    """The step's entry in the record. A failed or skipped step keeps the files an earlier run
+    published (they stay in the folder and in the record, with a warning saying whose they are)."""
     step = StepRecord(kind=node.kind, key=outcome.key, status=outcome.status, tool_versions=node.tools,
                       seconds=round(outcome.seconds, 3), error=outcome.error)
+    if not outcome.ok and earlier is not None and earlier.outputs:
+        step.outputs = dict(earlier.outputs)
+        step.warnings = [f"this run's {node.kind} step did not succeed; the files are those of the earlier "
+                         f"run with key {earlier.key[:12]}"]
     entry = outcome.entry
     if entry is not None:
         step.outputs, step.metrics, step.warnings = dict(entry.outputs), entry.metrics, entry.warnings

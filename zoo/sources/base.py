@@ -97,6 +97,8 @@ class SourceLibrary(ABC):
     frontends: ClassVar[frozenset[str]] = frozenset({"onnx"})
     #: The distribution `source.version` names and whose configs `read_configs` reads.
     package: ClassVar[str | None] = None
+    #: zoo's pip extra that installs the library's framework (`zoo install EXTRA`); None: nothing to install.
+    extra: ClassVar[str | None] = None
     #: True when the library's eval config is a file the manifest names (`source.config`), because
     #: its package does not ship its configs.
     config_files: ClassVar[bool] = False

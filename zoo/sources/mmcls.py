@@ -36,6 +36,7 @@ class Mmcls(TorchLibrary):
     #: mmpretrain ResizeEdge + mmcv CenterCrop (`int(round(...))`) + ClsDataPreprocessor (x - mean) / std
     eval_rules = SourceRules(_mmcv_size, crop_offset, divide_by_255)
     tools = ("torch", "mmpretrain", "mmengine", "onnx")
+    extra = "mmcls"
     package = "mmpretrain"
 
     def read_configs(self, query: ConfigQuery) -> dict[str, LibraryConfig]:

@@ -39,6 +39,7 @@ from zoo.sources.common import (
     first_line,
 )
 from zoo.sources.config import ConfigQuery, LibraryConfig
+from zoo.sources.pickles import RefusedGlobal, load_arrays, refused
 from zoo.sources.transform import SourceRules, shorter_side
 
 if TYPE_CHECKING:
@@ -81,6 +82,7 @@ class Ppcls(SourceLibrary):
     #: PaddleClas ResizeImage + CropImage + NormalizeImage
     eval_rules = SourceRules(_paddle_size, _floor_offset, _times_reciprocal_255)
     tools = ("paddlepaddle", "paddle2onnx", "paddleclas", "onnx")
+    extra = "ppcls"
     package = "paddleclas"
     config_files = True
 
@@ -229,39 +231,16 @@ def _calibrate_batchnorm(layer: Any, model: Model, seed: int) -> None:
     layer.eval()
 
 
-class _ArraysOnly(pickle.Unpickler):
-    """An unpickler for `.pdparams` that can build numpy arrays and nothing else (so runs no code)."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy.core.multiarray", "scalar"),
-        ("numpy._core.multiarray", "scalar"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-        ("collections", "OrderedDict"),
-    }
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) in self.ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"global {module}.{name} is not allowed")
-
-
 def load_pdparams(path: Path) -> dict[str, Any]:
     """The `name -> numpy array` state dict in a `.pdparams` file, refusing anything that is not arrays."""
     import numpy as np
 
     try:
         with open(path, "rb") as handle:
-            loaded = _ArraysOnly(handle).load()
+            loaded = load_arrays(handle)
+    except RefusedGlobal as exc:
+        raise refused(path, str(exc), "paddle.save(layer.state_dict(), ...)") from exc
     except pickle.UnpicklingError as exc:
-        if "is not allowed" in str(exc):
-            raise ConversionError(
-                f"{path}: refused to load — this pickle needs Python objects beyond arrays ({exc}), and "
-                "unpickling them would run code from the file. Re-save the weights with "
-                "paddle.save(layer.state_dict(), ...)."
-            ) from exc
         raise ConversionError(f"{path}: not a readable .pdparams file ({exc})") from exc
     except (EOFError, ValueError, TypeError, AttributeError, IndexError) as exc:
         raise ConversionError(f"{path}: not a readable .pdparams file (truncated or corrupted?): {exc}") from exc

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from zoo.errors import FetchError, LibraryConfigError
+from zoo.names import file_name_problem, url_file_name
 from zoo.sources.config import ConfigQuery, LibraryConfig, matching, same_release, triple
 from zoo.sources.packages import installed_version, package_folder
 
@@ -103,7 +104,10 @@ def _fetched(url: str, query: ConfigQuery) -> Path:
     """A config file at `url`, downloaded into the cache once (files at a release tag do not change)."""
     from zoo.store.fetch.download import fetch
 
-    name = url.split("?", 1)[0].rsplit("/", 1)[-1]
+    name = url_file_name(url)
+    problem = file_name_problem(name)
+    if problem:
+        raise LibraryConfigError(f"cannot fetch the PaddleClas config {url}: its file name {name!r} {problem}")
     target = query.cache / "configs" / hashlib.sha256(url.encode()).hexdigest()[:16] / name
     if not target.exists():
         try:

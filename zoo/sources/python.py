@@ -2,8 +2,8 @@
 
 For models published in their authors' own repositories rather than a library. The
 function is called with `num_classes=` when it accepts that argument. The module must be
-importable (installed, or on PYTHONPATH). Its source file enters the convert step's cache
-key, so editing the user's code converts again.
+importable (installed, or on PYTHONPATH). Its source (the module's file, or every `.py` file of
+its top-level package) enters the convert step's cache key, so editing the user's code converts again.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ import hashlib
 import importlib
 import inspect
 from importlib.machinery import PathFinder
+from pathlib import Path
 from typing import Any
 
 from zoo.errors import ConversionError
@@ -23,6 +24,7 @@ class Python(TorchLibrary):
     name = "python"
     needs_entrypoint = True
     tools = ("torch", "onnx")
+    extra = "torchvision"
 
     def build(self, model: Model) -> Any:
         import torch
@@ -38,14 +40,40 @@ class Python(TorchLibrary):
         return module
 
     def code_digest(self, model: Model) -> str | None:
-        """sha256 of the entry point's module file, found without importing it (None if not found:
-        the conversion then fails and names the module)."""
-        module_name = (model.source.entrypoint or "").partition(":")[0]
-        origin = _module_file(module_name)
-        if origin is None:
+        """sha256 over the user's code the entry point can run: every `.py` file of its top-level
+        package (a helper module edited beside the entry point counts too), or its module file;
+        found without importing anything. None if not found: the conversion then names the module."""
+        found = _code_files((model.source.entrypoint or "").partition(":")[0])
+        if found is None:
             return None
-        with open(origin, "rb") as handle:
-            return hashlib.file_digest(handle, "sha256").hexdigest()
+        root, files = found
+        digest = hashlib.sha256()
+        for path in files:
+            with open(path, "rb") as handle:
+                digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+                digest.update(hashlib.file_digest(handle, "sha256").digest())
+        return digest.hexdigest()
+
+
+#: Bounds on the code hashed for a key (a package that large is not the user's model code).
+MAX_CODE_FILES = 2000
+
+
+def _code_files(dotted: str) -> tuple[Path, list[Path]] | None:
+    """(folder, files): the module's file, or every `.py` file of its top-level package (sorted),
+    located on sys.path the way `import` would, without running any package's `__init__` (it
+    may import torch)."""
+    top = PathFinder.find_spec(dotted.split(".")[0]) if dotted else None
+    if top is None or _module_file(dotted) is None:
+        return None
+    folders = [Path(f) for f in top.submodule_search_locations or []]
+    if not folders:
+        return Path(str(top.origin)).parent, [Path(str(top.origin))]
+    files = sorted(p for p in folders[0].rglob("*.py") if p.is_file())
+    if len(files) > MAX_CODE_FILES:
+        raise ConversionError(f"{dotted}: its package {folders[0].name} holds over {MAX_CODE_FILES} .py files; "
+                              "keep the model's code in a package of its own")
+    return folders[0], files
 
 
 def _module_file(dotted: str) -> str | None:

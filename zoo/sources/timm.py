@@ -26,6 +26,7 @@ class Timm(TorchLibrary):
 
     name = "timm"
     tools = ("torch", "timm", "onnx")
+    extra = "timm"
     package = "timm"
 
     def build(self, model: Model) -> Any:

@@ -32,6 +32,7 @@ from zoo.sources.common import (
     first_line,
     torchscript_path,
 )
+from zoo.sources.pickles import refused, torch_detail, torch_refusal
 from zoo.sources.transform import TORCHVISION_RULES
 
 if TYPE_CHECKING:
@@ -70,34 +71,19 @@ def load_checkpoint(path: Path) -> dict[str, torch.Tensor]:
     try:
         loaded = torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        detail = _unpickler_detail(exc)
-        if "Unsupported global" in detail:
-            raise ConversionError(
-                f"{path}: refused to load — this pickle needs Python objects beyond tensors ({detail}), "
-                "and unpickling them would run code from the file. Re-save only the weights "
-                "(torch.save(model.state_dict(), ...)) or convert the file to .safetensors."
-            ) from exc
+        asks_for = torch_refusal(str(exc))
+        if asks_for is not None:
+            raise refused(path, asks_for, "torch.save(model.state_dict(), ...), or .safetensors") from exc
         raise ConversionError(
-            f"{path}: not a readable PyTorch checkpoint (truncated, corrupted, or a pickle the safe "
-            f"loader cannot read: {detail}); re-download it or check its sha256"
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupted: {torch_detail(str(exc))}); "
+            "re-download it or check its sha256"
         ) from exc
     except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise ConversionError(
-            f"{path}: not a readable PyTorch checkpoint (truncated or corrupted?): {first_line(exc)}; "
+            f"{path}: not a readable PyTorch checkpoint (truncated or corrupted?): {torch_detail(str(exc))}; "
             "re-download it or check its sha256"
         ) from exc
     return _unwrap(loaded, path)
-
-
-def _unpickler_detail(exc: BaseException) -> str:
-    """The useful part of torch's weights-only refusal ("Unsupported global: GLOBAL os.system", ...)."""
-    text = str(exc)
-    marker = "WeightsUnpickler error:"
-    if marker in text:
-        lines = [line.strip() for line in text.split(marker, 1)[1].splitlines() if line.strip()]
-        if lines:  # drop torch's advice to allowlist the global: that is what must not happen
-            return lines[0].split(" was not an allowed global")[0].rstrip(".")
-    return first_line(exc)
 
 
 def _unwrap(loaded: Any, path: Path) -> dict[str, torch.Tensor]:

@@ -20,6 +20,7 @@ IMAGENET = "ImageNet-1K"
 class Torchvision(TorchLibrary):
     name = "torchvision"
     tools = ("torch", "torchvision", "onnx")
+    extra = "torchvision"
     package = "torchvision"
 
     def build(self, model: Model) -> Any:

@@ -18,21 +18,41 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from zoo.atomic import atomic_writer
 from zoo.errors import StoreError
+from zoo.names import component_problem, is_sha256
 from zoo.store.blobs import BlobStore
 
 _Model = TypeVar("_Model", bound=BaseModel)
 
 
 class OutputFile(BaseModel):
+    """One output of an entry. An entry may come from a shared remote, so both of its paths are
+    checked here: a name or digest that could land outside its folder makes the entry unreadable."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(description="Path inside the model's output folder (POSIX, may hold a sub-folder).")
     digest: str = Field(description="sha256 of the content (the store's address).")
     size: int
+
+    @field_validator("name")
+    @classmethod
+    def _plain_parts(cls, value: str) -> str:
+        for part in value.split("/"):
+            problem = component_problem(part)
+            if problem:
+                raise ValueError(f"output name {value!r}: the part {part!r} {problem}")
+        return value
+
+    @field_validator("digest")
+    @classmethod
+    def _hex_digest(cls, value: str) -> str:
+        if not is_sha256(value):
+            raise ValueError(f"digest {value!r} is not 64 lowercase hex digits")
+        return value
 
 
 class ActionEntry(BaseModel):

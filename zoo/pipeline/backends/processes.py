@@ -170,6 +170,7 @@ def _worker_main(conn: Connection, parent_pid: int, threads: int) -> None:
     from zoo.store.tiers import tier_for
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides what Ctrl-C stops
+    os.dup2(2, 1)  # what frameworks print is a message: stdout belongs to the parent's results (--json)
     for variable in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(variable, str(threads))
     threading.Thread(target=_watchdog, args=(parent_pid,), daemon=True).start()

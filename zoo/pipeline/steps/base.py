@@ -121,6 +121,10 @@ class Step:
         """
         return self.tools
 
+    def check_options(self, options: RunOptions) -> None:
+        """Refuse options this step cannot use (a `ZooError` saying which), before any step runs:
+        a mistake found at this step's turn would come after work, and after publishing."""
+
     def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
         """The manifest fields and options this step reads; they enter the cache key."""
         raise NotImplementedError

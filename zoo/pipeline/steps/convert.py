@@ -74,7 +74,13 @@ class ConvertStep(Step):
             )
         out = workdir / f"{model.stem}.raw.onnx"
         request = ConvertRequest(model, weights, out, options.seed, validation_inputs(model, options.seed))
-        result = registry.get(model.source.library).convert(request)
+        library = registry.get(model.source.library)
+        try:
+            result = library.convert(request)
+        except ModuleNotFoundError as exc:  # the one place a missing framework is explained
+            from zoo.sources.install import missing_module
+
+            raise missing_module(library.name, library.extra, exc) from exc
         warnings = list(result.warnings)
         if result.random_weights:
             warnings.append(f"random weights (seed {options.seed}): the ONNX is untrained, for pipeline checks only")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -34,13 +35,19 @@ class FetchStep(Step):
         return model.weights is not None and (not options.random_weights or not builds)
 
     def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
-        """A pinned file is its digest, wherever it comes from; an unpinned one is its URL."""
+        """A pinned file is its digest, wherever it comes from; an unpinned one is its URL, plus the
+        path, size and time of the local file it would be copied from (a `--weights-from` folder)."""
         weights = _weights(model)
         if weights.sha256:
             return {"sha256": weights.sha256, "size": weights.size, "file": weights.filename}
         from zoo.redaction import redact
 
         fields: dict[str, Any] = {"url": redact(weights.url), "size": weights.size, "hash_prefix": weights.hash_prefix}
+        from zoo.store.fetch.freshness import local_stamp
+
+        local = local_stamp(weights.url, (*options.weights_from, *weights.mirrors))
+        if local is not None:  # a local copy is used first: a different file there is a different input
+            fields["local_source"] = local
         if options.require_pinned:
             fields["require_pinned"] = True  # so that a cached unpinned file is refused too
         return fields
@@ -63,7 +70,10 @@ class FetchStep(Step):
             progress=inputs.report,  # the command running the step decides what people see
         )
         target = workdir / name
-        os.replace(result.path, target)
+        try:  # the download stays where `zoo fetch` and `zoo lock` look for it
+            os.link(result.path, target)
+        except OSError:
+            shutil.copyfile(result.path, target)
         metrics = {
             "sha256": result.sha256,
             "size": result.size,

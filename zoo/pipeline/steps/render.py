@@ -31,6 +31,13 @@ class RenderStep(Step):
         #: Template digests by override folder, computed once per plan (the step is made per plan).
         self._templates: dict[str | None, str] = {}
 
+    def check_options(self, options: RunOptions) -> None:
+        from zoo.deploy.builders import check_dtype
+        from zoo.deploy.profiles import profile_outputs
+
+        profile_outputs(options.profile)
+        check_dtype(options.dtype)
+
     def fields(self, model: Model, options: RunOptions) -> dict[str, Any]:
         if options.templates_dir not in self._templates:
             self._templates[options.templates_dir] = templates_digest(options.templates_dir)

@@ -38,6 +38,7 @@ from zoo.errors import FetchError, IntegrityError
 from zoo.names import file_name_problem, url_file_name
 from zoo.redaction import redact, redact_text
 from zoo.store.fetch.limits import Clock, Limits, too_large
+from zoo.urls import url_problem
 
 if TYPE_CHECKING:
     import requests
@@ -116,8 +117,9 @@ def fetch(
     waits and a summary line); the caller decides what to show, and None shows nothing. `limits`
     bound each place's bytes and time (default: from the environment, `limits.Limits.from_env`).
 
-    A `dest` that already holds the pinned file is kept (`attempts == 0`); an unpinned one is
-    fetched again, unless another process published it while this one waited for the lock.
+    A `dest` that already holds the pinned file is kept (`attempts == 0`); so is an unpinned one
+    whose source still has the stamp it had when `dest` was fetched (`freshness`); any other
+    unpinned one is fetched again, unless another process published it while this one waited.
     """
     url, dest = os.fspath(url), Path(dest)
     if require_pinned and not sha256:
@@ -125,19 +127,35 @@ def fetch(
             f"{redact(url)} has no sha256 pin and pinned weights are required (--require-pinned): "
             "refusing to fetch it. Pin it with `zoo lock ID`, or drop --require-pinned."
         )
+    _check_places((url, *map(os.fspath, mirrors)))
     pins = _Pins(sha256, size, hash_prefix)
     limits = limits or Limits.from_env()
     if size is not None and size > limits.max_bytes:
         raise too_large(redact(url), size, limits, announced=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     reporter = progress or _Silent()
+    from zoo.store.fetch import freshness  # it reads this module's places: imported here, not above
+
     seen_before = _signature(dest)
     with _locked(dest, reporter):
+        source = None if pins.sha256 else freshness.source_stamp(url, mirrors, offline)
+        if freshness.unchanged(dest, source):  # unpinned, and its source still serves this file
+            return FetchResult(dest, *_hash_path(dest), redact(url), attempts=0)
         present = _already_there(dest, pins, seen_before, url)
         if present is not None:
             return present
         patience = (timeout, limits.retries if retries is None else retries, limits)
-        return _fetch_from_sources(url, dest, pins, mirrors, offline, patience, reporter)
+        result = _fetch_from_sources(url, dest, pins, mirrors, offline, patience, reporter)
+        freshness.remember(dest, source)
+        return result
+
+
+def _check_places(places: Sequence[str]) -> None:
+    """Refuse a URL that cannot be parsed (`http://[::1/x`) before anything is looked up."""
+    for place in places:
+        problem = url_problem(place) if "://" in place else None
+        if problem:
+            raise FetchError(f"{redact_text(place)}: this URL {problem}; fix it (or the --weights-from value).")
 
 
 def _signature(path: Path) -> tuple[int, int, int] | None:
@@ -429,7 +447,7 @@ class _HttpDownload:
         """
         import requests
 
-        failures = attempts = kept = 0
+        attempts = kept = barren = 0
         with requests.Session() as session:
             session.headers["User-Agent"] = f"zoo/{__version__}"
             while True:
@@ -440,11 +458,11 @@ class _HttpDownload:
                     return digest, nbytes, resumed, attempts
                 except _Retry as retry:
                     now_kept = self.partial.resumable(self.label, self.pins.sha256)[0]
-                    failures = 1 if now_kept > kept else failures + 1
+                    barren = 0 if now_kept > kept else barren + 1  # attempts in a row that added nothing
                     kept = max(kept, now_kept)
-                    if failures > retries:
-                        raise self._gave_up(retry.reason, attempts, failures) from None
-                    self._wait(retry, failures)
+                    if barren > retries:
+                        raise self._gave_up(retry.reason, attempts, barren) from None
+                    self._wait(retry, barren + 1)
 
     def _wait(self, retry: _Retry, failures: int) -> None:
         """Sleep before the next attempt, never past the deadline."""
@@ -455,11 +473,11 @@ class _HttpDownload:
         time.sleep(wait)
         self.clock.check(retry.reason)
 
-    def _gave_up(self, reason: str, attempts: int, failures: int) -> FetchError:
+    def _gave_up(self, reason: str, attempts: int, barren: int) -> FetchError:
         did = f" The server {'; '.join(sorted(self.seen))}." if self.seen else ""
         return FetchError(
-            f"cannot fetch {self.label}: {reason}; gave up after {attempts} attempt(s), the last {failures} "
-            f"in a row keeping no new bytes.{did} Try again later (the next run resumes what was kept), "
+            f"cannot fetch {self.label}: {reason}; gave up after {attempts} attempt(s), the last {barren} "
+            f"adding no bytes that could be kept.{did} Try again later (the next run resumes what was kept), "
             "or use --weights-from DIR|URL."
         )
 
