@@ -113,6 +113,7 @@ def migrated_entry(folder: Folder, resolved: Resolved, family: str) -> dict[str,
              + (" multiply-accumulates; FLOPs count two operations each" if "mac" in row.cost_header.lower() else "")
              ] if row.cost is not None else []
     entry["reported"] = _present({"flops_g": row.flops_g, "params_m": row.params_m, "source": readme,
+                                  "flops_convention": "2macs" if row.flops_g is not None else None,
                                   "notes": notes or None})
     build = folder.builds.get(config.library)
     if build is not None:
