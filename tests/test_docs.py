@@ -479,18 +479,6 @@ def test_deployed_accuracy_columns_appear_only_with_data(manifests: Path) -> Non
     assert one_row(table, "beta") == ["beta", "57.20 / -", "-", "-", "random weights"]
 
 
-def test_check_compares_the_plots_data_not_the_drawing(manifests: Path, tmp_path: Path) -> None:
-    """Another matplotlib draws other bytes from the same data: the plot is still current."""
-    out = tmp_path / "docs"
-    base = ("--manifests", str(manifests), "docs", "--out", str(out))
-    assert zoo(*base, cwd=tmp_path).returncode == 0
-    plot = out / "top1-vs-gmacs-classification.svg"
-    redrawn = plot.read_bytes().replace(b'width="720pt"', b'width="721pt"').replace(b"Created with", b"Drawn by")
-    assert redrawn != plot.read_bytes()
-    plot.write_bytes(redrawn)
-    assert zoo(*base, "--check", cwd=tmp_path).returncode == 0
-
-
 def test_family_page_lists_every_upstream_difference_with_its_verdict(manifests: Path) -> None:
     upstream = """\
     upstream:
@@ -507,6 +495,18 @@ def test_family_page_lists_every_upstream_difference_with_its_verdict(manifests:
     listed = table_rows(section(page, "### Differences from the upstream deployment files"))
     assert listed[2:] == [
         ["gamma", "timm-gamma-vdsp_params.json", "OpConfig.ResizeWidth", "342", "341", "zoo right", "timm gives zoo's value"],
-        ["gamma", "timm-gamma-vdsp_params.json", "OpConfig.Mean", "[0.5, 0.5, 0.5]", "[0.5, 0.5, 0.5]", "format", ""],
+        ["gamma", "timm-gamma-vdsp_params.json", "OpConfig.Mean", "0.5, 0.5, 0.5", "0.5, 0.5, 0.5", "format", ""],
     ]
     assert "Differences from the upstream" not in pages(manifests)["mini.md"]
+
+
+def test_check_compares_the_plots_data_not_the_drawing(manifests: Path, tmp_path: Path) -> None:
+    """Another matplotlib draws other bytes from the same data: the plot is still current."""
+    out = tmp_path / "docs"
+    base = ("--manifests", str(manifests), "docs", "--out", str(out))
+    assert zoo(*base, cwd=tmp_path).returncode == 0
+    plot = out / "top1-vs-gmacs-classification.svg"
+    redrawn = plot.read_bytes().replace(b'width="720pt"', b'width="721pt"').replace(b"Created with", b"Drawn by")
+    assert redrawn != plot.read_bytes()
+    plot.write_bytes(redrawn)
+    assert zoo(*base, "--check", cwd=tmp_path).returncode == 0

@@ -253,8 +253,8 @@ def upstream_rows(models: list[Model], labels: Mapping[str, str]) -> list[dict[s
 
 
 def _shown(value: Any) -> str:
-    if isinstance(value, list):
-        return "[" + ", ".join(_shown(v) for v in value) + "]"
+    if isinstance(value, list):  # without brackets, which Markdown would need escaped
+        return ", ".join(_shown(v) for v in value)
     return "-" if value is None else str(value)
 
 
@@ -578,7 +578,7 @@ _LABEL_OFFSETS = tuple(
 )
 
 
-#: Up to this many points every point is labelled; beyond it only the accuracy/FLOPs frontier is
+#: Up to this many points every point is labelled; beyond it only the accuracy/MACs frontier is
 #: (hundreds of labels cover each other, and placing them costs seconds).
 LABEL_ALL_UP_TO = 40
 

@@ -40,6 +40,9 @@ from zoo.sources.vmz_verdicts import upstream_block
 CONVERTIBLE = ("timm", "torchvision", "mmcls", "ppcls")
 #: Where the public VastModelZOO keeps its classification families (the numbers' source).
 VMZ_CLASSIFICATION = "https://github.com/Vastai/VastModelZOO/blob/main/cv/classification"
+#: Why an `_ssld` model's weights are not the architecture's MODEL_URLS entry.
+SSLD_REASON = ("PaddleClas's SSLD-distilled weights of the architecture: its loader (use_ssld) turns "
+               "`_pretrained` into `_ssld_pretrained` in the MODEL_URLS address")
 #: The release a library's rows are pinned to where neither the row nor the README names one
 #: (VastModelZOO's timm rows link timm 0.6.5, a few link `master`).
 PINNED = {"timm": "0.6.5"}
@@ -113,11 +116,14 @@ def migrated_entry(folder: Folder, resolved: Resolved, family: str) -> dict[str,
              + (" multiply-accumulates; FLOPs count two operations each" if "mac" in row.cost_header.lower() else "")
              ] if row.cost is not None else []
     entry["reported"] = _present({"flops_g": row.flops_g, "params_m": row.params_m, "source": readme,
+                                  "flops_convention": "2macs" if row.flops_g is not None else None,
                                   "notes": notes or None})
     build = folder.builds.get(config.library)
     if build is not None:
         entry["deploy"] = build.values()
     entry["deviations"] = deviations(entry, config, row, family)
+    if resolved.name != config.arch and config.library == "ppcls":
+        entry["deviations"]["weights.url"] = SSLD_REASON
     entry["upstream"] = upstream_block(folder, row, entry, config, family, f"{VMZ_CLASSIFICATION}/{folder.family}")
     return {key: value for key, value in entry.items() if value}
 
