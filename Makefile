@@ -29,7 +29,7 @@ demo: setup
 	@echo "ONNX, deploy files and record.json: demo/timm-cspresnet50/   pages: demo/docs/"
 
 test: setup
-	$(BIN)/ruff check zoo zoo_cli tests benchmarks
+	$(BIN)/ruff check zoo zoo_cli tests benchmarks scripts
 	$(BIN)/mypy
 	$(BIN)/python -m pytest -q
 	$(BIN)/zoo lint
