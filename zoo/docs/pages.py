@@ -677,7 +677,7 @@ def _place_labels(figure: Any, axes: Any, points: list[dict[str, Any]], labelled
         for dx, dy, align in _LABEL_OFFSETS:
             text = axes.annotate(point["label"], (point["x"], point["y"]), xytext=(dx, dy),
                                  textcoords="offset points", fontsize=7, ha=align, va="center")
-            box = text.get_window_extent(renderer).expanded(1.04, 1.15)
+            box = text.get_window_extent(renderer).expanded(1.12, 1.3)
             text.remove()
             outside = not (frame.contains(box.x0, box.y0) and frame.contains(box.x1, box.y1))
             covered = 100 * outside + 10 * sum(box.overlaps(other) for other in taken) + sum(
