@@ -37,7 +37,7 @@ def docs(ctx: click.Context, out_dir: Path, check: bool, records_dir: Path | Non
         warning(f"{records_dir}: record of `{model_id}` matches no model in the manifests; ignored")
     source = f"{len(catalog.models)} models, " + (
         f"{len(records)} sync record(s) from {records_dir}" if records_dir is not None else "no sync records")
-    files = generator.generate(catalog, records, templates_dir)
+    files = generator.generate(catalog, records, templates_dir, drawn_in=out_dir)
     if check:
         drifts = generator.compare(files, out_dir)
         if as_json:

@@ -637,14 +637,27 @@ def scatter_svg(points: list[dict[str, Any]], task: str) -> bytes:
 _PLOT_DATA = b"<!-- zoo-plot-data: "
 
 
-def _with_data(svg: bytes, points: list[dict[str, Any]]) -> bytes:
-    """`svg` with its points as a JSON comment after the XML declaration: what the plot shows,
-    independent of the matplotlib version that drew it."""
+def _data_comment(points: list[dict[str, Any]]) -> bytes:
+    """What the plot shows, independent of the matplotlib version that drew it (`--` kept out of the comment)."""
     import json
 
     data = json.dumps([[p["label"], p["family"], round(p["x"], 6), round(p["y"], 6)] for p in points])
+    return _PLOT_DATA + data.replace("--", "- -").encode("utf-8")
+
+
+def _with_data(svg: bytes, points: list[dict[str, Any]]) -> bytes:
+    """`svg` with its points as a comment after the XML declaration."""
     head, _, rest = svg.partition(b"?>\n")
-    return head + b"?>\n" + _PLOT_DATA + data.replace("--", "- -").encode("utf-8") + b" -->\n" + rest
+    return head + b"?>\n" + _data_comment(points) + b" -->\n" + rest
+
+
+def plot_file(points: list[dict[str, Any]], task: str, drawn: Path | None) -> bytes:
+    """The plot of `points`: the file `drawn` when it shows the same data, else a new drawing."""
+    if drawn is not None and drawn.is_file():
+        current = drawn.read_bytes()
+        if plot_data(current) == _data_comment(points):
+            return current
+    return scatter_svg(points, task)
 
 
 def plot_data(svg: bytes) -> bytes | None:
@@ -716,8 +729,12 @@ def generate(
     catalog: Catalog,
     records: Mapping[str, Record],
     templates_dir: Path | str | None = None,
+    drawn_in: Path | None = None,
 ) -> dict[str, bytes]:
-    """Every page and plot, keyed by path relative to the docs folder (nothing is written)."""
+    """Every page and plot, keyed by path relative to the docs folder (nothing is written).
+
+    A plot already in `drawn_in` that shows the same data is taken as it is: drawing costs seconds.
+    """
     if INDEX_PAGE.removesuffix(".md") in catalog.families:
         info = catalog.families["index"]
         raise DocsError(f"{info.file}: family slug `index` would overwrite the index page; rename the family")
@@ -734,7 +751,7 @@ def generate(
         points = plot_points(catalog, records, task)
         if points:
             name = f"{PLOT_PREFIX}{task}{PLOT_SUFFIX}"
-            files[name] = scatter_svg(points, task)
+            files[name] = plot_file(points, task, drawn_in / name if drawn_in is not None else None)
             plots.append({"task": task, "file": name, "count": str(len(points))})
     files[INDEX_PAGE] = render_page(env, "docs/index.md.j2", index_context(catalog, records, plots))
     return dict(sorted(files.items()))
