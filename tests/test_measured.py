@@ -21,11 +21,14 @@ ENV = {"ZOO_SOURCES": PLUGIN, "PYTHONPATH": str(ROOT)}
 SHIPPED = ROOT / "zoo" / "manifests" / "measured.json"
 
 
-def test_the_shipped_file_measures_every_shipped_model_at_its_input_size() -> None:
+def test_the_shipped_file_measures_every_seed_model_at_its_input_size() -> None:
+    """Every seed model is measured; models migrated from VastModelZOO are measured as they come in
+    (`zoo lint` names the rest); nothing that is no longer shipped stays in the file."""
     catalog = load_catalog()
-    missing = [m.id for m in catalog.models.values() if measured_for(m, catalog.families[m.family].file) is None]
+    seeds = [m for m in catalog.models.values() if m.upstream is None]
+    missing = [m.id for m in seeds if measured_for(m, catalog.families[m.family].file) is None]
     assert not missing, f"not measured: {missing}; run `zoo measure --missing` and commit zoo/manifests/measured.json"
-    assert set(read_measured(SHIPPED)) == set(catalog.models)  # and nothing that is no longer shipped
+    assert set(read_measured(SHIPPED)) <= set(catalog.models)
 
 
 def test_measure_writes_the_counts_and_missing_skips_what_is_measured(tmp_path: Path) -> None:
