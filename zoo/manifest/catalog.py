@@ -27,6 +27,8 @@ from zoo.manifest.schema import Family, Model, deep_merge
 SHIPPED_MANIFESTS = Path(__file__).resolve().parent.parent / "manifests"
 #: Extra manifest folders, separated like PATH.
 MANIFESTS_ENV = "ZOO_MANIFESTS"
+#: `1` leaves the shipped manifests out: a team's own zoo alone, without the models zoo ships.
+NO_SHIPPED_ENV = "ZOO_NO_SHIPPED"
 
 
 @dataclass(frozen=True)
@@ -113,8 +115,9 @@ class Catalog:
 
 
 def manifest_dirs(extra: Iterable[Path | str] = ()) -> list[Path]:
-    """Shipped manifests, then `$ZOO_MANIFESTS`, then folders given on the command line."""
-    dirs = [SHIPPED_MANIFESTS]
+    """Shipped manifests (unless `$ZOO_NO_SHIPPED` is 1), then `$ZOO_MANIFESTS`, then folders given
+    on the command line."""
+    dirs = [] if os.environ.get(NO_SHIPPED_ENV) == "1" else [SHIPPED_MANIFESTS]
     env = os.environ.get(MANIFESTS_ENV, "")
     dirs += [Path(p) for p in env.split(os.pathsep) if p]
     dirs += [Path(p) for p in extra]
@@ -139,7 +142,7 @@ def load_catalog(extra_dirs: Iterable[Path | str] = (), *, files: Sequence[Path]
     catalog = Catalog()
     if files is None:
         dirs = manifest_dirs(extra_dirs)
-        for path in dirs[1:]:
+        for path in (d for d in dirs if d != SHIPPED_MANIFESTS):
             if not path.exists():
                 catalog.problems.append(
                     Problem(path, 1, 1, "", "manifest folder does not exist", "check --manifests / $ZOO_MANIFESTS")
