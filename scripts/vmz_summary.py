@@ -16,7 +16,7 @@ from pathlib import Path
 from zoo.deploy.audit import flatten
 from zoo.deploy.render import render_model
 from zoo.manifest.catalog import load_catalog
-from zoo.sources.vmz_folder import read_document
+from zoo.migrate.folder import read_document
 
 VERDICTS = ("equal", "zoo right", "upstream right", "format")
 

@@ -125,7 +125,7 @@ def _import_vmz(ctx: click.Context, folders: list[Path], family: str | None, int
     """Each VastModelZOO family folder into its family manifest; skipped rows are listed with why."""
     from zoo.errors import LibraryConfigError, UpstreamError
     from zoo.manifest.edit import publish_checked
-    from zoo.sources.vmz_import import plan_vmz_import
+    from zoo.migrate.entries import plan_vmz_import
 
     added = 0
     for folder in folders:

@@ -30,14 +30,13 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, Self
-from urllib.parse import quote, urlsplit, urlunsplit
-from urllib.request import url2pathname
 
 from zoo import __version__
 from zoo.errors import FetchError, IntegrityError
-from zoo.names import file_name_problem, url_file_name
 from zoo.redaction import redact, redact_text
+from zoo.store.fetch import freshness
 from zoo.store.fetch.limits import Clock, Limits, too_large
+from zoo.store.fetch.places import candidates, file_name, local_path
 from zoo.urls import url_problem
 
 if TYPE_CHECKING:
@@ -134,7 +133,6 @@ def fetch(
         raise too_large(redact(url), size, limits, announced=True)
     dest.parent.mkdir(parents=True, exist_ok=True)
     reporter = progress or _Silent()
-    from zoo.store.fetch import freshness  # it reads this module's places: imported here, not above
 
     seen_before = _signature(dest)
     with _locked(dest, reporter):
@@ -200,12 +198,12 @@ def _fetch_from_sources(
     `patience` is (timeout, retries, limits) for each place."""
     timeout, retries, limits = patience
     started = time.monotonic()
-    name = _file_name(url)
+    name = file_name(url)
     partial = _Partial.beside(dest)
     lines: list[str] = []  # what happened at each place, for the final error
     errors: list[FetchError] = []
-    for place in _candidates(url, mirrors, name):
-        local = _local_path(place)
+    for place in candidates(url, mirrors, name):
+        local = local_path(place)
         label = redact(place)
         if local is None and offline:
             lines.append(f"{label}: not tried (--offline)")
@@ -264,52 +262,6 @@ def _quarantine(part: Path, dest: Path, digest: str) -> Path:
 
 
 # -- places: mirrors, file:// URLs and plain paths ---------------------------------------------
-
-
-def _file_name(url: str) -> str:
-    """The last path segment of `url`, decoded, if it is a safe file name (it is joined onto mirror folders)."""
-    if _local_path(url) is not None and urlsplit(url).scheme != "file":
-        name = Path(url).name
-    else:
-        name = url_file_name(url)
-    if not name:
-        raise FetchError(f"{redact(url)} names no file (it ends with `/`); point it at the file itself.")
-    problem = file_name_problem(name)
-    if problem:
-        raise FetchError(f"{redact(url)}: its file name {name!r} (decoded) {problem}; refusing to fetch it. "
-                         "Point the URL at a plainly named file, or fetch it yourself and use --weights-from DIR.")
-    return name
-
-
-def _local_path(place: str) -> Path | None:
-    """The local path a plain path or file:// URL names; None for http(s) URLs."""
-    parts = urlsplit(place)
-    if parts.scheme in ("http", "https"):
-        return None
-    if parts.scheme == "file":
-        if parts.netloc not in ("", "localhost"):
-            raise FetchError(f"{redact(place)}: a file:// URL must name a local path, like file:///data/w.pth")
-        return Path(url2pathname(parts.path))
-    if len(parts.scheme) > 1:  # one letter is a Windows drive, not a scheme
-        raise FetchError(f"{redact(place)}: unsupported scheme `{parts.scheme}`; use http(s)://, file:// or a path")
-    return Path(place).expanduser()
-
-
-def _candidates(url: str, mirrors: Sequence[str], name: str) -> list[str]:
-    """Where to look, in order: each mirror (with the file name added), then `url` itself."""
-    places: list[str] = []
-    for mirror in map(os.fspath, mirrors):
-        local = _local_path(mirror)
-        if local is None:
-            parts = urlsplit(mirror)
-            path = parts.path if url_file_name(mirror) == name else parts.path.rstrip("/") + "/" + quote(name)
-            places.append(urlunsplit(parts._replace(path=path)))
-        elif local.name == name and not local.is_dir():
-            places.append(str(local))
-        else:
-            places.append(str(local / name))
-    places.append(url)
-    return list(dict.fromkeys(places))
 
 
 def _copy_local(source: Path, partial: _Partial, reporter: FetchProgress, limits: Limits) -> tuple[str, int]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from zoo.atomic import atomic_writer
-from zoo.store.fetch.download import _candidates, _file_name, _local_path
+from zoo.store.fetch.places import candidates, file_name, local_path
 
 Stamp = dict[str, Any]
 _HEAD_TIMEOUT = (5.0, 10.0)
@@ -25,8 +25,8 @@ _HEAD_TIMEOUT = (5.0, 10.0)
 
 def local_stamp(url: str, mirrors: Sequence[str]) -> Stamp | None:
     """The stamp of the first local place the file would be copied from (no network), if any."""
-    for place in _candidates(url, mirrors, _file_name(url)):
-        local = _local_path(place)
+    for place in candidates(url, mirrors, file_name(url)):
+        local = local_path(place)
         if local is not None and local.is_file():
             info = local.stat()
             return {"file": str(local.resolve()), "size": info.st_size, "mtime_ns": info.st_mtime_ns}
@@ -39,8 +39,8 @@ def source_stamp(url: str, mirrors: Sequence[str], offline: bool) -> Stamp | Non
     found = local_stamp(url, mirrors)
     if found is not None or offline:
         return found
-    for place in _candidates(url, mirrors, _file_name(url)):
-        if _local_path(place) is None:
+    for place in candidates(url, mirrors, file_name(url)):
+        if local_path(place) is None:
             return _http_stamp(place)
     return None
 

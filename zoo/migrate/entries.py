@@ -7,7 +7,7 @@ row and the library disagree on a field `zoo check` compares, the row wins and t
 in `deviations`. The family's build YAML settings (calibration, extra ops, counts) are adopted as
 the model's `deploy` values. Then zoo renders the model and compares every field with the
 family's vdsp file (`zoo.deploy.audit`); each difference goes into the entry's `upstream` block
-with its verdict (`zoo.sources.vmz_verdicts`).
+with its verdict (`zoo.migrate.verdicts`).
 """
 
 from __future__ import annotations
@@ -23,6 +23,8 @@ from zoo.errors import LibraryConfigError
 from zoo.manifest.catalog import Catalog
 from zoo.manifest.edit import check_text, entry_text, new_family_text, with_models
 from zoo.manifest.schema import STANDARD_CONFIG
+from zoo.migrate.folder import Folder, Row, name_key, read_document, read_folder
+from zoo.migrate.verdicts import upstream_block
 from zoo.sources import registry
 from zoo.sources.config import ConfigQuery, LibraryConfig
 from zoo.sources.importer import (
@@ -33,8 +35,6 @@ from zoo.sources.importer import (
     shared_defaults,
     target_file,
 )
-from zoo.sources.vmz_folder import Folder, Row, name_key, read_document, read_folder
-from zoo.sources.vmz_verdicts import upstream_block
 
 #: The libraries whose rows become models; other rows are listed as skipped, with why.
 CONVERTIBLE = ("timm", "torchvision", "mmcls", "ppcls")

@@ -19,10 +19,10 @@ from typing import Any
 from zoo.deploy.audit import FieldDiff, Verdict, compare_document, dialect_of
 from zoo.errors import UpstreamError
 from zoo.manifest.schema import Model, UpstreamVerdict
+from zoo.migrate.folder import BuildSettings, Folder, Row, read_document
 from zoo.sources.compare import as_library_states
 from zoo.sources.config import LibraryConfig
 from zoo.sources.importer import schema_default
-from zoo.sources.vmz_folder import BuildSettings, Folder, Row, read_document
 
 #: The vdsp fields naming the resize filter and the colour conversion, in each dialect.
 RESIZE_TYPE = ("OpConfig.ResizeType", "config[resize_type].Value")

@@ -5,7 +5,7 @@ table gives, per row, the model name, a link to its source library (the link tex
 library), top-1/top-5 in percent, FLOPs or MACs (the column header says which, and in which unit),
 parameters in millions and the input size. Its deployment files live in `build_in/vdsp_params/`
 and `build_in/build/` (current layout) or `vacc_code/vdsp_params/` and `vacc_code/build/` (older
-layout). Nothing here interprets a library's config: `zoo.sources.vmz_import` does that.
+layout). Nothing here interprets a library's config: `zoo.migrate.entries` does that.
 
 The folder is untrusted: files are read with a size bound, only inside the folder, and every
 problem names the file (and line) it is in.
