@@ -21,20 +21,12 @@ from typing import Any
 from zoo.deploy.audit import flatten
 from zoo.errors import LibraryConfigError
 from zoo.manifest.catalog import Catalog
-from zoo.manifest.edit import check_text, entry_text, new_family_text, with_models
 from zoo.manifest.schema import STANDARD_CONFIG
 from zoo.migrate.folder import Folder, Row, name_key, read_document, read_folder
 from zoo.migrate.verdicts import upstream_block
 from zoo.sources import registry
 from zoo.sources.config import ConfigQuery, LibraryConfig
-from zoo.sources.importer import (
-    ImportPlan,
-    beyond_defaults,
-    family_defaults,
-    model_entry,
-    shared_defaults,
-    target_file,
-)
+from zoo.sources.importer import ImportPlan, lay_out, model_entry, target_file
 
 #: The libraries whose rows become models; other rows are listed as skipped, with why.
 CONVERTIBLE = ("timm", "torchvision", "mmcls", "ppcls")
@@ -78,23 +70,11 @@ def plan_vmz_import(catalog: Catalog, root: Path, cache: Path, *, family: str | 
             continue
         entries.append(entry)
         plan.added.append(model_id)
-    if not entries:
-        return plan
-    if existing is None:
-        defaults = shared_defaults([beyond_defaults(entry, {}) for entry in entries])
-        entries = [beyond_defaults(entry, defaults) for entry in entries]
-        about: dict[str, Any] = {"title": folder.title}
-        if folder.paper:
-            about["paper"] = {"title": folder.paper[0], "url": folder.paper[1]}
-        plan.text = plan.preview = new_family_text(slug, defaults, entries, f"Migrated from VastModelZOO "
-                                                   f"cv/classification/{folder.family} by `zoo import vmz`.", about)
-    else:
-        defaults = family_defaults(existing)
-        entries = [beyond_defaults(entry, defaults) for entry in entries]
-        plan.text = with_models(existing, entries, file)
-        plan.preview = "".join(entry_text(entry, 2) for entry in entries)
-    check_text(file, plan.text, plan.added)
-    return plan
+    about: dict[str, Any] = {"title": folder.title}
+    if folder.paper:
+        about["paper"] = {"title": folder.paper[0], "url": folder.paper[1]}
+    return lay_out(plan, existing, entries,
+                   f"Migrated from VastModelZOO cv/classification/{folder.family} by `zoo import vmz`.", about)
 
 
 def migrated_entry(folder: Folder, resolved: Resolved, family: str) -> dict[str, Any]:

@@ -73,19 +73,25 @@ def plan_import(catalog: Catalog, library: str, specs: Sequence[str], *, family:
             continue
         entries.append(entry)
         plan.added.append(model_id)
+    return lay_out(plan, existing, entries, f"Imported from {library} by `zoo import`; edit freely.")
+
+
+def lay_out(plan: ImportPlan, existing: str | None, entries: list[dict[str, Any]], header: str,
+            about: dict[str, Any] | None = None) -> ImportPlan:
+    """Fill in `plan`'s text: a new family file (`header` comment, `about` fields, shared defaults), or
+    `entries` added to the `existing` text with only what differs from its defaults; checked."""
     if not entries:
         return plan
     if existing is None:
         defaults = shared_defaults([beyond_defaults(entry, {}) for entry in entries])
         entries = [beyond_defaults(entry, defaults) for entry in entries]
-        plan.text = plan.preview = new_family_text(slug, defaults, entries,
-                                                   f"Imported from {library} by `zoo import`; edit freely.")
+        plan.text = plan.preview = new_family_text(plan.family, defaults, entries, header, about)
     else:
         defaults = family_defaults(existing)
         entries = [beyond_defaults(entry, defaults) for entry in entries]
-        plan.text = with_models(existing, entries, file)
+        plan.text = with_models(existing, entries, plan.file)
         plan.preview = "".join(entry_text(entry, 2) for entry in entries)
-    check_text(file, plan.text, plan.added)
+    check_text(plan.file, plan.text, plan.added)
     return plan
 
 
